@@ -1,0 +1,41 @@
+# Thin wrapper around CMake. The README's two commands: `make demo`, `make test`.
+BUILD    ?= build
+ASANDIR  ?= build-asan
+JOBS     ?= 2
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build test demo asan-test bench install clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	@ctest --test-dir $(BUILD) --output-on-failure -j$(JOBS)
+
+demo: build
+	@$(BUILD)/kadanoff demo
+
+# The same tests built with AddressSanitizer + UndefinedBehaviorSanitizer.
+asan-test: deps
+	@cmake -S . -B $(ASANDIR) -DCMAKE_BUILD_TYPE=Debug -DKADANOFF_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(ASANDIR) -j$(JOBS)
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 KADANOFF_SANITIZED=1 \
+	  ctest --test-dir $(ASANDIR) --output-on-failure -j$(JOBS)
+
+bench: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target benchmarks kadanoff_cli
+	@bash bench/run.sh $(BUILD)
+
+install: build
+	@cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASANDIR)

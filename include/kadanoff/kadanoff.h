@@ -1,0 +1,13 @@
+/* kadanoff.h — umbrella header of libkadanoff. */
+#ifndef KADANOFF_H
+#define KADANOFF_H
+
+#include "kadanoff/version.h"
+#include "kadanoff/core.h"
+#include "kadanoff/rng.h"
+#include "kadanoff/ising.h"
+#include "kadanoff/exact.h"
+#include "kadanoff/observables.h"
+#include "kadanoff/dataset.h"
+
+#endif

@@ -1,0 +1,147 @@
+/* Option parsing, error reporting, logging and progress for the CLI. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_quiet = 0;
+int cli_verbose = 0;
+static int progress_drawn = 0;
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "kadanoff %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'kadanoff %s --help'.\n", cmd);
+    return CLI_USAGE;
+}
+
+int cli_fail(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    cli_progress_end();
+    fprintf(stderr, "kadanoff %s: error: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    return CLI_FAILURE;
+}
+
+int cli_fail_status(const char *cmd, kd_status status)
+{
+    const char *msg = kd_last_error();
+    return cli_fail(cmd, "%s", *msg ? msg : kd_strerror(status));
+}
+
+int cli_parse_long(const char *cmd, const char *opt, const char *arg, long min, long max,
+                   long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (!*arg || *end || errno)
+        return cli_usage_error(cmd, "%s expects an integer, got '%s'", opt, arg);
+    if (v < min || v > max)
+        return cli_usage_error(cmd, "%s must be between %ld and %ld, got %ld", opt, min, max, v);
+    *out = v;
+    return CLI_OK;
+}
+
+int cli_parse_double(const char *cmd, const char *opt, const char *arg, double min,
+                     double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (!*arg || *end || errno == ERANGE || isnan(v))
+        return cli_usage_error(cmd, "%s expects a number, got '%s'", opt, arg);
+    if (v < min || v > max)
+        return cli_usage_error(cmd, "%s must be between %g and %g, got %g", opt, min, max, v);
+    *out = v;
+    return CLI_OK;
+}
+
+int cli_parse_u64(const char *cmd, const char *opt, const char *arg, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!*arg || *arg == '-')
+        return cli_usage_error(cmd, "%s expects a non-negative integer, got '%s'", opt, arg);
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (*end || errno)
+        return cli_usage_error(cmd, "%s expects a non-negative integer below 2^64, got '%s'",
+                               opt, arg);
+    *out = (uint64_t)v;
+    return CLI_OK;
+}
+
+static void log_to_stderr(kd_log_level level, const char *message, void *user)
+{
+    (void)user;
+    /* Errors are reported by the command itself (cli_fail_status) with context,
+     * so they are not repeated here. */
+    if (level == KD_LOG_ERROR)
+        return;
+    if (level == KD_LOG_WARN && cli_quiet)
+        return;
+    if (level == KD_LOG_INFO && (cli_quiet || !cli_verbose))
+        return;
+    if (level == KD_LOG_DEBUG && cli_verbose < 2)
+        return;
+    cli_progress_end();
+    fprintf(stderr, "kadanoff: %s%s\n", level == KD_LOG_WARN ? "warning: " : "", message);
+}
+
+void cli_setup_logging(void) { kd_log_set_handler(log_to_stderr, NULL); }
+
+int cli_progress(double fraction, const char *label, void *user)
+{
+    (void)user;
+    if (cli_quiet || !isatty(STDERR_FILENO))
+        return 0;
+    if (fraction < 0)
+        fraction = 0;
+    if (fraction > 1)
+        fraction = 1;
+    int width = 30, filled = (int)(fraction * width + 0.5);
+    char bar[31];
+    for (int i = 0; i < width; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[width] = '\0';
+    fprintf(stderr, "\r%-28.28s [%s] %5.1f%%", label ? label : "", bar, 100.0 * fraction);
+    fflush(stderr);
+    progress_drawn = 1;
+    return 0;
+}
+
+void cli_progress_end(void)
+{
+    if (progress_drawn) {
+        fprintf(stderr, "\r\033[K");
+        fflush(stderr);
+        progress_drawn = 0;
+    }
+}
+
+void cli_join_args(int argc, char **argv, char *buf, size_t size)
+{
+    size_t used = 0;
+    if (size == 0)
+        return;
+    buf[0] = '\0';
+    for (int i = 0; i < argc && used + 1 < size; i++) {
+        int w = snprintf(buf + used, size - used, "%s%s", i ? " " : "", argv[i]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
+}

@@ -1,0 +1,62 @@
+/*
+ * Shared pieces of the kadanoff command-line tool: the command table, option
+ * parsing with range checks, error reporting with the documented exit codes
+ * (0 success, 1 failure, 2 usage error), logging and the progress bar.
+ */
+#ifndef KD_CLI_H
+#define KD_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kadanoff/kadanoff.h"
+
+enum { CLI_OK = 0, CLI_FAILURE = 1, CLI_USAGE = 2 };
+
+typedef struct {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+} cli_command;
+
+/* Set by the common options -q/--quiet and --verbose of every command. */
+extern int cli_quiet;
+extern int cli_verbose;
+
+/* Print "kadanoff CMD: message" and a hint to stderr; return CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Print "kadanoff CMD: error: message" to stderr; return CLI_FAILURE. */
+int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Report a failed library call with its detailed message; return CLI_FAILURE. */
+int cli_fail_status(const char *cmd, kd_status status);
+
+/* Range-checked numeric options; on error print a usage message and return
+ * CLI_USAGE, else CLI_OK. `opt` is the option's name for the message. */
+int cli_parse_long(const char *cmd, const char *opt, const char *arg, long min, long max,
+                   long *out);
+int cli_parse_double(const char *cmd, const char *opt, const char *arg, double min,
+                     double max, double *out);
+int cli_parse_u64(const char *cmd, const char *opt, const char *arg, uint64_t *out);
+
+/* Install the log handler (errors always; warnings unless quiet; info only
+ * when verbose) and remember the quiet flag for the progress bar. */
+void cli_setup_logging(void);
+
+/* kd_progress_fn drawing a one-line bar on stderr when stderr is a terminal and
+ * not quiet; silent otherwise. `user` is unused. */
+int cli_progress(double fraction, const char *label, void *user);
+/* Clear the progress line (if one was drawn). */
+void cli_progress_end(void);
+
+/* The command line as one string, for provenance attributes. */
+void cli_join_args(int argc, char **argv, char *buf, size_t size);
+
+/* Subcommands (one file each). */
+int cmd_sample(int argc, char **argv);
+int cmd_exact(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * kadanoff — command-line front end. `kadanoff CMD [options]`; the commands are
+ * a table, each implemented in its own cmd_<name>.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+    {"sample", "Monte Carlo Ising configurations into a labelled HDF5 dataset", cmd_sample},
+    {"exact", "exact references: Onsager, Kaufman finite torus, 1D chain", cmd_exact},
+    {"info", "describe any kadanoff file", cmd_info},
+    {"export", "write a kadanoff file's arrays as NumPy .npy files", cmd_export},
+    {"demo", "small end-to-end run: sample and compare with exact results", cmd_demo},
+};
+static const size_t ncommands = sizeof commands / sizeof commands[0];
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: kadanoff COMMAND [options]\n"
+            "       kadanoff COMMAND --help\n"
+            "       kadanoff --version\n\n"
+            "Renormalization group with Boltzmann machines on Ising models.\n\n"
+            "Commands:\n");
+    for (size_t i = 0; i < ncommands; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nCommon options: -o/--output FILE, --seed N, --threads N, -q/--quiet.\n"
+               "Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
+        printf("kadanoff %s\n", kd_version());
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < ncommands; i++)
+        if (!strcmp(name, commands[i].name)) {
+            cli_setup_logging();
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    fprintf(stderr, "kadanoff: unknown command '%s'\n", name);
+    fprintf(stderr, "Try 'kadanoff --help' for the list of commands.\n");
+    return CLI_USAGE;
+}
