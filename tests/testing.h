@@ -17,19 +17,19 @@
 
 static int kd_test_passed, kd_test_failed, kd_test_skipped;
 
-static int kd_test_verbose(void)
+static inline int kd_test_verbose(void)
 {
     const char *v = getenv("KD_TEST_VERBOSE");
     return v && *v && *v != '0';
 }
 
 /* Record a boolean outcome with a printf-style description. Returns ok. */
-static int kd_test(int ok, const char *fmt, ...)
+static inline int kd_test(int ok, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-static int kd_test(int ok, const char *fmt, ...)
+static inline int kd_test(int ok, const char *fmt, ...)
 {
     va_list ap;
     if (ok)
@@ -47,7 +47,7 @@ static int kd_test(int ok, const char *fmt, ...)
 }
 
 /* |got - want| <= tol (absolute). */
-static int kd_test_abs(double got, double want, double tol, const char *what)
+static inline int kd_test_abs(double got, double want, double tol, const char *what)
 {
     int ok = fabs(got - want) <= tol; /* NaN fails */
     return kd_test(ok, "%s: got %.12g, want %.12g, |diff| %.3g, tol %.3g", what, got, want,
@@ -55,7 +55,7 @@ static int kd_test_abs(double got, double want, double tol, const char *what)
 }
 
 /* |got - want| <= tol · max(|want|, tiny) (relative). */
-static int kd_test_rel(double got, double want, double tol, const char *what)
+static inline int kd_test_rel(double got, double want, double tol, const char *what)
 {
     double scale = fabs(want) > 1e-300 ? fabs(want) : 1e-300;
     int ok = fabs(got - want) <= tol * scale;
@@ -65,14 +65,14 @@ static int kd_test_rel(double got, double want, double tol, const char *what)
 
 /* Statistical check: |got - want| <= nsigma · err, with err > 0 required (a zero
  * error bar on a stochastic estimate is itself a failure). */
-static int kd_test_sigma(double got, double err, double want, double nsigma, const char *what)
+static inline int kd_test_sigma(double got, double err, double want, double nsigma, const char *what)
 {
     int ok = err > 0 && fabs(got - want) <= nsigma * err;
     return kd_test(ok, "%s: got %.8g ± %.2g, want %.8g, %.2f σ (limit %.1f σ)", what, got, err,
                    want, err > 0 ? fabs(got - want) / err : INFINITY, nsigma);
 }
 
-static void kd_test_skip(const char *fmt, ...)
+static inline void kd_test_skip(const char *fmt, ...)
 {
     va_list ap;
     kd_test_skipped++;
@@ -83,7 +83,7 @@ static void kd_test_skip(const char *fmt, ...)
     printf("\n");
 }
 
-static int kd_test_done(void)
+static inline int kd_test_done(void)
 {
     if (kd_test_skipped)
         printf("%d passed, %d failed, %d skipped\n", kd_test_passed, kd_test_failed,

@@ -88,6 +88,9 @@ void kd_sampler_free(kd_sampler *s);
 /* Start configuration: random spins (hot) or all +1 (cold). */
 void kd_sampler_randomize(kd_sampler *s);
 void kd_sampler_set_cold(kd_sampler *s);
+/* Ordered start: the lowest-energy configuration among all +1, all -1 and the
+ * two Néel states, chosen at random among ties (e.g. either sign at h = 0). */
+void kd_sampler_set_ordered(kd_sampler *s);
 
 /* Advance by n sweeps (see above). */
 void kd_sampler_sweep(kd_sampler *s, long n);
@@ -99,14 +102,27 @@ const kd_lattice *kd_sampler_lattice(const kd_sampler *s);
  * or mean cluster size / N (Wolff). */
 double kd_sampler_acceptance(const kd_sampler *s);
 
+/* ---- Temperature lists ------------------------------------------------ */
+
+/* Parse a temperature list: "a:b:step" (inclusive of b up to rounding), a comma
+ * list "1,2.5,inf", or a mix "0:1:0.5,inf". "inf" means T = +infinity (β = 0).
+ * Temperatures must be >= 0, steps > 0, at most KD_MAX_TEMPERATURES values.
+ * *out is malloc'ed (free it); errors name the offending part of the text. */
+#define KD_MAX_TEMPERATURES 100000
+kd_status kd_parse_temperatures(const char *text, double **out, size_t *n);
+
 /* ---- Reference kernels (plain, obviously correct; used by tests) ------- */
 
 /* Local field on site i: J Σ_{j nn i} s_j + h. */
 double kd_ising_local_field(const kd_lattice *lat, const int8_t *s, size_t i);
-/* One single-site update of site i with uniform u in [0,1):
- *   Metropolis: flip if u < min(1, exp(-β ΔE)), ΔE = 2 s_i h_i;
- *   heat-bath:  set s_i = +1 if u < 1 / (1 + exp(-2 β h_i)), else -1.
- * Returns 1 if the spin changed. */
+/* Probability that one single-site update of site i reverses s_i:
+ *   Metropolis: min(1, exp(-β ΔE)), ΔE = 2 s_i h_i;
+ *   heat-bath:  P(new s_i = -s_i) with P(s_i = +1) = 1 / (1 + exp(-2 β h_i)).
+ * beta may be +inf (T = 0). Only for these two algorithms. */
+double kd_ising_flip_probability(const kd_lattice *lat, const int8_t *s, size_t i, double beta,
+                                 kd_algorithm algo);
+/* One single-site update of site i with uniform u in [0,1): reverse s_i if
+ * u < kd_ising_flip_probability(...). Returns 1 if the spin changed. */
 int kd_ising_site_update(const kd_lattice *lat, int8_t *s, size_t i, double beta,
                          kd_algorithm algo, double u);
 

@@ -9,5 +9,6 @@
 #include "kadanoff/exact.h"
 #include "kadanoff/observables.h"
 #include "kadanoff/dataset.h"
+#include "kadanoff/sample.h"
 
 #endif

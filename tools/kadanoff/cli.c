@@ -1,5 +1,7 @@
 /* Option parsing, error reporting, logging and progress for the CLI. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -103,9 +105,53 @@ static void log_to_stderr(kd_log_level level, const char *message, void *user)
 
 void cli_setup_logging(void) { kd_log_set_handler(log_to_stderr, NULL); }
 
+static volatile sig_atomic_t interrupt_signal = 0;
+
+static void on_signal(int sig)
+{
+    if (interrupt_signal) /* second signal: give up at once */
+        _exit(128 + sig);
+    interrupt_signal = sig;
+}
+
+void cli_install_interrupt_handler(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_interrupted(void) { return interrupt_signal != 0; }
+
+int cli_interrupt_exit(const char *cmd)
+{
+    cli_progress_end();
+    fprintf(stderr, "kadanoff %s: interrupted by %s; no output written\n", cmd,
+            interrupt_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    return 128 + (int)interrupt_signal;
+}
+
+int cli_check_writable(const char *cmd, const char *path)
+{
+    char probe[4096];
+    if (snprintf(probe, sizeof probe, "%s.probe.%ld", path, (long)getpid()) >= (int)sizeof probe)
+        return cli_fail(cmd, "output path '%s' is too long", path);
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0)
+        return cli_fail(cmd, "cannot write '%s': %s", path, strerror(errno));
+    close(fd);
+    unlink(probe);
+    return CLI_OK;
+}
+
 int cli_progress(double fraction, const char *label, void *user)
 {
     (void)user;
+    if (interrupt_signal)
+        return 1;
     if (cli_quiet || !isatty(STDERR_FILENO))
         return 0;
     if (fraction < 0)

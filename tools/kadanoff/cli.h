@@ -49,6 +49,17 @@ int cli_progress(double fraction, const char *label, void *user);
 /* Clear the progress line (if one was drawn). */
 void cli_progress_end(void);
 
+/* Check that FILE can be created (a probe file beside it is created and
+ * removed). Prints an error and returns CLI_FAILURE if not. */
+int cli_check_writable(const char *cmd, const char *path);
+
+/* SIGINT/SIGTERM: the first one sets a flag that cli_progress returns, so the
+ * library stops at the next step and nothing is written; a second one exits. */
+void cli_install_interrupt_handler(void);
+int cli_interrupted(void);
+/* Report the interruption; returns 130 (SIGINT) or 143 (SIGTERM). */
+int cli_interrupt_exit(const char *cmd);
+
 /* The command line as one string, for provenance attributes. */
 void cli_join_args(int argc, char **argv, char *buf, size_t size);
 

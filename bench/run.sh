@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the benchmarks and writes bench/RESULTS.md. Usage: bench/run.sh BUILD_DIR
+set -euo pipefail
+build=${1:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+out=$here/RESULTS.md
+{
+  echo "# kadanoff benchmark results"
+  echo
+  echo "Produced by \`make bench\` (bench/run.sh) on $(date -u +%Y-%m-%d), $(nproc) cores,"
+  echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')."
+  echo "Absolute numbers on a shared machine are noisy: compare the ratios, which are"
+  echo "measured in the same process."
+  echo
+  echo "## Ising Monte Carlo (\`$build/bench_ising\`)"
+  echo
+  "$build/bench_ising" "${KADANOFF_BENCH_MAX_L:-256}"
+} > "$out.tmp"
+mv "$out.tmp" "$out"
+echo "wrote $out"

@@ -1,0 +1,201 @@
+/* Lattice geometry, names, energy, magnetisation and correlation function. */
+#include <math.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "kadanoff/ising.h"
+
+kd_status kd_lattice_validate(const kd_lattice *lat)
+{
+    if (!lat)
+        KD_FAIL(KD_ERR_INVALID, "no lattice given");
+    if (lat->kind != KD_LATTICE_CHAIN && lat->kind != KD_LATTICE_SQUARE)
+        KD_FAIL(KD_ERR_INVALID, "unknown lattice kind %d, expected chain or square",
+                (int)lat->kind);
+    if (lat->boundary != KD_BOUNDARY_PERIODIC && lat->boundary != KD_BOUNDARY_OPEN)
+        KD_FAIL(KD_ERR_INVALID, "unknown boundary %d, expected periodic or open",
+                (int)lat->boundary);
+    int maxL = lat->kind == KD_LATTICE_SQUARE ? KD_LATTICE_MAX_L_SQUARE : KD_LATTICE_MAX_L_CHAIN;
+    if (lat->L < 2 || lat->L > maxL)
+        KD_FAIL(KD_ERR_INVALID, "lattice size L = %d out of range, expected 2 <= L <= %d",
+                lat->L, maxL);
+    if (!isfinite(lat->J))
+        KD_FAIL(KD_ERR_INVALID, "coupling J = %g is not finite", lat->J);
+    if (!isfinite(lat->field))
+        KD_FAIL(KD_ERR_INVALID, "field h = %g is not finite", lat->field);
+    return KD_OK;
+}
+
+size_t kd_lattice_size(const kd_lattice *lat)
+{
+    size_t L = (size_t)lat->L;
+    return lat->kind == KD_LATTICE_SQUARE ? L * L : L;
+}
+
+size_t kd_lattice_bonds(const kd_lattice *lat)
+{
+    size_t L = (size_t)lat->L;
+    size_t per_line = lat->boundary == KD_BOUNDARY_PERIODIC ? L : L - 1;
+    return lat->kind == KD_LATTICE_SQUARE ? 2 * L * per_line : per_line;
+}
+
+const char *kd_lattice_kind_name(kd_lattice_kind kind)
+{
+    return kind == KD_LATTICE_SQUARE ? "square" : "chain";
+}
+
+const char *kd_boundary_name(kd_boundary b) { return b == KD_BOUNDARY_OPEN ? "open" : "periodic"; }
+
+kd_status kd_lattice_kind_parse(const char *s, kd_lattice_kind *out)
+{
+    if (s && !strcmp(s, "chain"))
+        *out = KD_LATTICE_CHAIN;
+    else if (s && !strcmp(s, "square"))
+        *out = KD_LATTICE_SQUARE;
+    else
+        KD_FAIL(KD_ERR_INVALID, "unknown lattice '%s', expected 'chain' or 'square'",
+                s ? s : "");
+    return KD_OK;
+}
+
+kd_status kd_boundary_parse(const char *s, kd_boundary *out)
+{
+    if (s && !strcmp(s, "periodic"))
+        *out = KD_BOUNDARY_PERIODIC;
+    else if (s && !strcmp(s, "open"))
+        *out = KD_BOUNDARY_OPEN;
+    else
+        KD_FAIL(KD_ERR_INVALID, "unknown boundary '%s', expected 'periodic' or 'open'",
+                s ? s : "");
+    return KD_OK;
+}
+
+/* Sum over bonds of s_i s_j: each site pairs with its right (and lower)
+ * neighbour, so every bond is counted once. */
+static long bond_sum(const kd_lattice *lat, const int8_t *s)
+{
+    const int L = lat->L;
+    const int periodic = lat->boundary == KD_BOUNDARY_PERIODIC;
+    long sum = 0;
+    if (lat->kind == KD_LATTICE_CHAIN) {
+        for (int x = 0; x + 1 < L; x++)
+            sum += s[x] * s[x + 1];
+        if (periodic)
+            sum += s[L - 1] * s[0];
+        return sum;
+    }
+    for (int y = 0; y < L; y++) {
+        const int8_t *row = s + (size_t)y * L;
+        const int8_t *down = s + (size_t)((y + 1) % L) * L;
+        for (int x = 0; x + 1 < L; x++)
+            sum += row[x] * row[x + 1];
+        if (periodic)
+            sum += row[L - 1] * row[0];
+        if (y + 1 < L || periodic)
+            for (int x = 0; x < L; x++)
+                sum += row[x] * down[x];
+    }
+    return sum;
+}
+
+static long spin_sum(const kd_lattice *lat, const int8_t *s)
+{
+    size_t n = kd_lattice_size(lat);
+    long sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += s[i];
+    return sum;
+}
+
+double kd_ising_energy(const kd_lattice *lat, const int8_t *s)
+{
+    double n = (double)kd_lattice_size(lat);
+    return (-lat->J * (double)bond_sum(lat, s) - lat->field * (double)spin_sum(lat, s)) / n;
+}
+
+double kd_ising_magnetization(const kd_lattice *lat, const int8_t *s)
+{
+    return (double)spin_sum(lat, s) / (double)kd_lattice_size(lat);
+}
+
+int kd_ising_correlation_len(const kd_lattice *lat) { return lat->L / 2 + 1; }
+
+void kd_ising_correlation(const kd_lattice *lat, const int8_t *s, double *G)
+{
+    const int L = lat->L, nr = kd_ising_correlation_len(lat);
+    const int periodic = lat->boundary == KD_BOUNDARY_PERIODIC;
+    const int rows = lat->kind == KD_LATTICE_SQUARE ? L : 1;
+    for (int r = 0; r < nr; r++) {
+        long sum = 0, pairs = 0;
+        int span = periodic ? L : L - r; /* first sites with a partner at distance r */
+        for (int y = 0; y < rows; y++)
+            for (int x = 0; x < span; x++) {
+                int x2 = (x + r) % L;
+                sum += s[(size_t)y * L + x] * s[(size_t)y * L + x2];
+                pairs++;
+                if (rows > 1) { /* the vertical axis, by symmetry of the loops */
+                    int ya = x, xa = y; /* site (xa, ya) pairs with (xa, ya + r) */
+                    int y2 = (ya + r) % L;
+                    sum += s[(size_t)ya * L + xa] * s[(size_t)y2 * L + xa];
+                    pairs++;
+                }
+            }
+        G[r] = pairs ? (double)sum / (double)pairs : 0.0;
+    }
+}
+
+double kd_ising_local_field(const kd_lattice *lat, const int8_t *s, size_t i)
+{
+    const int L = lat->L;
+    const int periodic = lat->boundary == KD_BOUNDARY_PERIODIC;
+    long nb = 0;
+    int x = (int)(i % (size_t)L), y = (int)(i / (size_t)L);
+    const int8_t *row = s + (size_t)y * L;
+    /* left/right neighbours along x */
+    if (x > 0)
+        nb += row[x - 1];
+    else if (periodic)
+        nb += row[L - 1];
+    if (x + 1 < L)
+        nb += row[x + 1];
+    else if (periodic)
+        nb += row[0];
+    if (lat->kind == KD_LATTICE_SQUARE) {
+        if (y > 0)
+            nb += s[(size_t)(y - 1) * L + x];
+        else if (periodic)
+            nb += s[(size_t)(L - 1) * L + x];
+        if (y + 1 < L)
+            nb += s[(size_t)(y + 1) * L + x];
+        else if (periodic)
+            nb += s[(size_t)x];
+    }
+    return lat->J * (double)nb + lat->field;
+}
+
+double kd_ising_flip_probability(const kd_lattice *lat, const int8_t *s, size_t i, double beta,
+                                 kd_algorithm algo)
+{
+    double hi = kd_ising_local_field(lat, s, i);
+    double dE = 2.0 * s[i] * hi; /* energy change of reversing s_i */
+    if (algo == KD_ALGO_HEATBATH) {
+        /* heat-bath draws s_i from p(s_i | rest) ∝ e^{β h_i s_i}; the reversed value
+         * has probability e^{-β ΔE/2} / (e^{β ΔE/2} + e^{-β ΔE/2}) = 1/(1 + e^{β ΔE}) */
+        if (dE == 0)
+            return 0.5;
+        return 1.0 / (1.0 + exp(beta * dE));
+    }
+    if (dE <= 0)
+        return 1.0;
+    return exp(-beta * dE);
+}
+
+int kd_ising_site_update(const kd_lattice *lat, int8_t *s, size_t i, double beta,
+                         kd_algorithm algo, double u)
+{
+    if (u < kd_ising_flip_probability(lat, s, i, beta, algo)) {
+        s[i] = (int8_t)-s[i];
+        return 1;
+    }
+    return 0;
+}

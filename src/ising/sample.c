@@ -1,0 +1,297 @@
+/*
+ * Multi-temperature sampling driver (see include/kadanoff/sample.h for the
+ * protocol): chains run in parallel with OpenMP, each with its own Philox
+ * stream and its own rows of the output, so threads never change the result.
+ */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "kadanoff/observables.h"
+#include "kadanoff/rng.h"
+#include "kadanoff/sample.h"
+
+void kd_sample_params_init(kd_sample_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->lattice = (kd_lattice){KD_LATTICE_SQUARE, 10, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
+    p->samples = 1000;
+    p->chains = 1;
+    p->algorithm = KD_ALGO_METROPOLIS;
+    p->seed = 1;
+    p->burn_in = -1;
+    p->interval = -1;
+    p->max_burn_in = 1000000;
+}
+
+/* SplitMix64 finaliser: a bijective mixer of 64-bit words. */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+uint64_t kd_sample_stream(double T, int chain)
+{
+    uint64_t bits;
+    memcpy(&bits, &T, sizeof bits);
+    /* top bit cleared: streams with it set are reserved for symmetrisation */
+    return mix64(bits ^ mix64((uint64_t)chain + 1)) & ~(1ULL << 63);
+}
+
+/* What one chain reports back for the summary. */
+typedef struct {
+    double burn_in, interval, tau, acceptance;
+    int stationary;
+} chain_info;
+
+/* Shared progress state: completed samples over all chains. */
+typedef struct {
+    const kd_sample_params *p;
+    size_t total, done;
+    double last;
+    int cancelled;
+} progress_state;
+
+static void report(progress_state *ps, size_t add)
+{
+    size_t done;
+#pragma omp atomic capture
+    done = ps->done += add;
+    if (!ps->p->progress || omp_get_thread_num() != 0)
+        return;
+    double now = omp_get_wtime();
+    if (now - ps->last < 0.1 && done < ps->total)
+        return;
+    ps->last = now;
+    if (ps->p->progress((double)done / (double)ps->total, "sampling", ps->p->progress_user)) {
+#pragma omp atomic write
+        ps->cancelled = 1;
+    }
+}
+
+static int cancelled(progress_state *ps)
+{
+    int c;
+#pragma omp atomic read
+    c = ps->cancelled;
+    return c;
+}
+
+/* Automatic burn-in (protocol in sample.h). Returns sweeps done, sets *tau. */
+static long auto_burn_in(kd_sampler *S, const kd_sample_params *p, double *tau, int *ok)
+{
+    const kd_lattice *lat = kd_sampler_lattice(S);
+    long done = 100, window = 1000;
+    kd_sampler_sweep(S, 100);
+    *ok = 0;
+    *tau = 0.5;
+    double *e = malloc((size_t)window * sizeof *e);
+    for (;;) {
+        double *grown = realloc(e, (size_t)window * sizeof *e);
+        if (!grown)
+            break;
+        e = grown;
+        for (long k = 0; k < window; k++) {
+            kd_sampler_sweep(S, 1);
+            e[k] = kd_ising_energy(lat, kd_sampler_spins(S));
+        }
+        done += window;
+        int reliable = 0;
+        size_t w;
+        kd_tau_int(e, (size_t)window, 6.0, tau, &w, &reliable);
+        if (reliable && *tau < (double)window / 50 && kd_series_stationary(e, (size_t)window, 3.0)) {
+            *ok = 1;
+            break;
+        }
+        if (done + 2 * window > p->max_burn_in)
+            break;
+        window *= 2;
+    }
+    free(e);
+    return done;
+}
+
+static kd_status run_chain(const kd_sample_params *p, size_t ti, int c, size_t row0,
+                           size_t count, kd_dataset *d, chain_info *info, progress_state *ps)
+{
+    const double T = p->temps[ti];
+    const size_t N = kd_lattice_size(&p->lattice);
+    const uint64_t stream = kd_sample_stream(T, c);
+    kd_sampler *S;
+    KD_CHECK(kd_sampler_new(&S, &p->lattice, T, p->algorithm, p->seed, stream));
+    kd_rng flip;
+    kd_rng_init(&flip, p->seed, stream | (1ULL << 63));
+
+    int finite = T > 0 && !isinf(T);
+    long burn = 0, interval = 1;
+    double tau = 0.5;
+    int stationary = 1;
+    if (finite) {
+        kd_sampler_set_ordered(S);
+        if (p->burn_in >= 0) {
+            kd_sampler_sweep(S, p->burn_in);
+            burn = p->burn_in;
+        } else {
+            burn = auto_burn_in(S, p, &tau, &stationary);
+        }
+        interval = p->interval >= 1 ? p->interval : (long)fmax(1.0, ceil(2.0 * tau));
+    }
+    for (size_t k = 0; k < count; k++) {
+        if (cancelled(ps))
+            break;
+        kd_sampler_sweep(S, interval);
+        size_t row = row0 + k;
+        int8_t *dst = d->spins + row * N;
+        memcpy(dst, kd_sampler_spins(S), N);
+        if (p->symmetrize && (kd_rng_u32(&flip) & 1u))
+            for (size_t i = 0; i < N; i++)
+                dst[i] = (int8_t)-dst[i];
+        d->temperature[row] = T;
+        d->energy[row] = kd_ising_energy(&p->lattice, dst);
+        d->magnetization[row] = kd_ising_magnetization(&p->lattice, dst);
+        report(ps, 1);
+    }
+    info->burn_in = (double)burn;
+    info->interval = (double)interval;
+    info->tau = tau;
+    info->acceptance = kd_sampler_acceptance(S);
+    info->stationary = stationary;
+    kd_sampler_free(S);
+    return KD_OK;
+}
+
+static kd_status check_params(const kd_sample_params *p)
+{
+    KD_CHECK(kd_lattice_validate(&p->lattice));
+    if (!p->temps || p->ntemps == 0)
+        KD_FAIL(KD_ERR_INVALID, "no temperatures given, expected at least one");
+    for (size_t i = 0; i < p->ntemps; i++) {
+        if (!(p->temps[i] >= 0))
+            KD_FAIL(KD_ERR_INVALID, "temperature %g is invalid, expected T >= 0 or inf", p->temps[i]);
+        for (size_t j = 0; j < i; j++)
+            if (p->temps[j] == p->temps[i])
+                KD_FAIL(KD_ERR_INVALID, "temperature %g appears twice in the list", p->temps[i]);
+    }
+    if (p->samples < 1)
+        KD_FAIL(KD_ERR_INVALID, "samples per temperature must be >= 1");
+    if (p->chains < 1 || (size_t)p->chains > p->samples)
+        KD_FAIL(KD_ERR_INVALID, "chains = %d, expected 1 <= chains <= samples per temperature (%zu)",
+                p->chains, p->samples);
+    if (p->burn_in < -1 || p->interval < -1 || p->interval == 0)
+        KD_FAIL(KD_ERR_INVALID, "burn-in must be >= 0 and interval >= 1 (or auto)");
+    if (p->max_burn_in < 1000)
+        KD_FAIL(KD_ERR_INVALID, "max burn-in %ld is below the minimum window of 1000 sweeps",
+                p->max_burn_in);
+    if (p->symmetrize && p->lattice.field != 0)
+        KD_FAIL(KD_ERR_INVALID,
+                "--symmetrize needs h = 0: a global flip is a symmetry only without a field");
+    if (p->algorithm == KD_ALGO_WOLFF && p->lattice.field != 0)
+        KD_FAIL(KD_ERR_UNSUPPORTED, "the Wolff algorithm needs zero field (h = %g given)",
+                p->lattice.field);
+    /* Refuse up front what cannot fit in memory. */
+    double bytes = (double)p->ntemps * (double)p->samples *
+                   ((double)kd_lattice_size(&p->lattice) + 3 * sizeof(double));
+    double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (phys > 0 && bytes > 0.8 * phys)
+        KD_FAIL(KD_ERR_NOMEM,
+                "the dataset would need %.3g GiB of memory, more than 80%% of the %.3g GiB here",
+                bytes / 1073741824.0, phys / 1073741824.0);
+    return KD_OK;
+}
+
+kd_status kd_sample(const kd_sample_params *p, kd_dataset **out)
+{
+    *out = NULL;
+    KD_CHECK(check_params(p));
+    const size_t nt = p->ntemps, per = p->samples, C = (size_t)p->chains;
+    const size_t N = kd_lattice_size(&p->lattice);
+    const int nr = kd_ising_correlation_len(&p->lattice);
+    kd_dataset *d;
+    KD_CHECK(kd_dataset_new(&d, &p->lattice, nt * per, nt, nr));
+    chain_info *info = calloc(nt * C, sizeof *info);
+    kd_status *status = calloc(nt * C, sizeof *status);
+    double *G = malloc(nt * per * (size_t)nr * sizeof *G);
+    if (!info || !status || !G) {
+        free(info);
+        free(status);
+        free(G);
+        kd_dataset_free(d);
+        KD_FAIL(KD_ERR_NOMEM, "out of memory for %zu configurations", nt * per);
+    }
+    progress_state ps = {p, nt * per, 0, -1.0, 0};
+
+    /* One task per (temperature, chain); chain c of temperature t fills rows
+     * t·per + [c·per/C, (c+1)·per/C). */
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t task = 0; task < nt * C; task++) {
+        size_t t = task / C, c = task % C;
+        size_t lo = c * per / C, hi = (c + 1) * per / C;
+        status[task] = run_chain(p, t, (int)c, t * per + lo, hi - lo, d, &info[task], &ps);
+    }
+    kd_status st = KD_OK;
+    for (size_t task = 0; task < nt * C && st == KD_OK; task++)
+        st = status[task];
+    if (st == KD_OK && ps.cancelled)
+        st = kd_set_error(KD_ERR_CANCELLED, "sampling cancelled");
+
+    /* Correlation functions, then the per-temperature summary. */
+    if (st == KD_OK) {
+#pragma omp parallel for schedule(static)
+        for (size_t row = 0; row < nt * per; row++)
+            kd_ising_correlation(&p->lattice, d->spins + row * N, G + row * (size_t)nr);
+        for (size_t t = 0; t < nt && st == KD_OK; t++) {
+            size_t r0 = t * per;
+            kd_temp_summary *sm = &d->summary[t];
+            st = kd_observables_summarize(&p->lattice, p->temps[t], d->energy + r0,
+                                          d->magnetization + r0, G + r0 * (size_t)nr, per, nr, sm,
+                                          d->correlation + t * (size_t)nr,
+                                          d->correlation_err + t * (size_t)nr);
+            sm->burn_in = sm->interval = sm->tau_e = sm->acceptance = 0;
+            for (size_t c = 0; c < C; c++) {
+                const chain_info *ci = &info[t * C + c];
+                sm->burn_in += ci->burn_in / (double)C;
+                sm->interval = fmax(sm->interval, ci->interval);
+                sm->tau_e += ci->tau / (double)C;
+                sm->acceptance += ci->acceptance / (double)C;
+                if (!ci->stationary)
+                    kd_log(KD_LOG_WARN,
+                           "T = %g chain %zu: energy not demonstrably stationary after %.0f sweeps "
+                           "of burn-in (raise --max-burn-in)",
+                           p->temps[t], c, ci->burn_in);
+            }
+            if (p->burn_in >= 0 && sm->tau_e_samples > 1.0)
+                kd_log(KD_LOG_WARN,
+                       "T = %g: stored samples are correlated (τ_int = %.1f samples); "
+                       "a larger --interval would make them independent",
+                       p->temps[t], sm->tau_e_samples);
+        }
+    }
+    free(info);
+    free(status);
+    free(G);
+    if (st != KD_OK) {
+        kd_dataset_free(d);
+        return st;
+    }
+    /* provenance */
+    snprintf(d->algorithm, sizeof d->algorithm, "%s", kd_algorithm_name(p->algorithm));
+    d->seed = p->seed;
+    if (p->burn_in < 0)
+        snprintf(d->burn_in, sizeof d->burn_in, "auto");
+    else
+        snprintf(d->burn_in, sizeof d->burn_in, "%ld", p->burn_in);
+    if (p->interval < 0)
+        snprintf(d->interval, sizeof d->interval, "auto");
+    else
+        snprintf(d->interval, sizeof d->interval, "%ld", p->interval);
+    d->samples_per_temperature = per;
+    d->symmetrize = p->symmetrize;
+    *out = d;
+    return KD_OK;
+}
