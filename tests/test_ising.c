@@ -224,11 +224,12 @@ static void test_against_exact(kd_algorithm algo, kd_lattice lat, double T, kd_t
     kd_tau_int(e, (size_t)sweeps, 6.0, &tau, NULL, &reliable);
     char what[160];
     /* 4σ: about 30 such comparisons run; P(|z| > 4) = 6e-5 each. */
-    snprintf(what, sizeof what, "%s %s L=%d T=%.4g ⟨e⟩ (τ_int %.1f sweeps)", kd_algorithm_name(algo),
-             kd_lattice_kind_name(lat.kind), lat.L, T, tau);
+    snprintf(what, sizeof what, "%s %s %s L=%d h=%g T=%.4g ⟨e⟩ (τ_int %.1f sweeps)",
+             kd_algorithm_name(algo), kd_boundary_name(lat.boundary), kd_lattice_kind_name(lat.kind),
+             lat.L, lat.field, T, tau);
     kd_test_sigma(mean, err, exact.e, 4.0, what);
-    snprintf(what, sizeof what, "%s %s L=%d T=%.4g c", kd_algorithm_name(algo),
-             kd_lattice_kind_name(lat.kind), lat.L, T);
+    snprintf(what, sizeof what, "%s %s %s L=%d h=%g T=%.4g c", kd_algorithm_name(algo),
+             kd_boundary_name(lat.boundary), kd_lattice_kind_name(lat.kind), lat.L, lat.field, T);
     kd_test_sigma(c, c_err, exact.c, 4.0, what);
     free(x);
     free(e);

@@ -77,8 +77,9 @@ kd_status kd_algorithm_parse(const char *s, kd_algorithm *out);
  *               likely, e.g. both signs for J > 0, h = 0);
  *   T = +inf    each "sweep" draws independent random spins;
  *   0 < T < inf the chosen algorithm.
- * For Wolff one sweep means: grow and flip clusters until at least N spins have
- * been flipped in total (the sweep-equivalent; the excess carries over). */
+ * For Wolff one sweep is a fixed number K of cluster flips, K calibrated at the
+ * first sweep so that a sweep flips N spins on average (the sweep-equivalent;
+ * see wolff.c for why K must not adapt afterwards). */
 typedef struct kd_sampler kd_sampler;
 
 kd_status kd_sampler_new(kd_sampler **out, const kd_lattice *lat, double T,

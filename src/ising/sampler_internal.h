@@ -30,12 +30,12 @@ struct kd_sampler {
     uint64_t up[9];
 
     /* Wolff: bond-activation threshold (1 - e^{-2β|J|}) · 2^32, cluster
-     * workspace and the flips carried over between sweeps. */
+     * workspace, and the calibrated number of clusters per sweep (0 = not yet). */
     uint64_t add;
     int32_t *stack;
     uint32_t *mark;
     uint32_t generation;
-    size_t carry;
+    size_t clusters_per_sweep;
 
     /* Ground states (T = 0): candidate configurations of minimal energy. */
     int nground;
