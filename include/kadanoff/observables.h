@@ -35,7 +35,9 @@ kd_status kd_tau_int(const double *x, size_t n, double c, double *tau, size_t *w
 
 /* Stationarity check for burn-in: splits the series in halves and compares the
  * means; returns 1 if |mean1 - mean2| <= nsigma · σ_diff, where σ_diff uses the
- * τ_int of the whole series. Series shorter than 16 are never stationary. */
+ * variance and τ_int of the second half (with whole-series values a drift reads
+ * as a long correlation and hides itself). Returns 0 when the second half is too
+ * short to measure its τ_int. Series shorter than 16 are never stationary. */
 int kd_series_stationary(const double *x, size_t n, double nsigma);
 
 /* Mean and its standard error by binning into nbins equal blocks (trailing
@@ -68,8 +70,9 @@ typedef struct {
 
 /* Compute the observables of one temperature from per-configuration series:
  * e[n], m[n] (per spin) and G[n × nr] (kd_ising_correlation rows).
- * Errors: jackknife over 20 blocks (fewer if n < 40), which covers the residual
- * correlation between stored samples. G_mean, G_err: nr values each.
+ * Errors: jackknife over 20 blocks (fewer if n < 40: floor(n/2) blocks, at least
+ * 2; n = 1 gives all errors 0), which covers the residual correlation between
+ * stored samples. G_mean, G_err: nr values each.
  * Fields burn_in, interval, tau_e, acceptance are left for the caller. */
 kd_status kd_observables_summarize(const kd_lattice *lat, double T, const double *e,
                                    const double *m, const double *G, size_t n, int nr,
