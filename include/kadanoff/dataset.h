@@ -63,7 +63,9 @@ kd_status kd_dataset_new(kd_dataset **out, const kd_lattice *lat, size_t n, size
                          int nr);
 void kd_dataset_free(kd_dataset *d);
 
-/* Write atomically (see above). Fails with KD_ERR_IO naming the path. */
+/* Write atomically (see above). Fails with KD_ERR_INVALID (spins not ±1, a
+ * temperature not >= 0 or +inf, a bad lattice) or KD_ERR_IO, naming the path;
+ * either way an existing file at path is left untouched. */
 kd_status kd_dataset_write(const char *path, const kd_dataset *d);
 
 /* Read and validate: format tag, version, ranks, shapes, dtypes, spins ±1,
