@@ -58,6 +58,9 @@ typedef struct {
     int cancelled;
 } progress_state;
 
+/* Count `add` finished samples; on thread 0, at most every 0.1 s, pass the
+ * fraction to the progress callback, whose nonzero answer cancels all chains.
+ * Called with add = 0 during burn-in so cancellation is noticed there too. */
 static void report(progress_state *ps, size_t add)
 {
     size_t done;
@@ -84,7 +87,8 @@ static int cancelled(progress_state *ps)
 }
 
 /* Automatic burn-in (protocol in sample.h). Returns sweeps done, sets *tau. */
-static long auto_burn_in(kd_sampler *S, const kd_sample_params *p, double *tau, int *ok)
+static long auto_burn_in(kd_sampler *S, const kd_sample_params *p, double *tau, int *ok,
+                         progress_state *ps)
 {
     const kd_lattice *lat = kd_sampler_lattice(S);
     long done = 100, window = 1000;
@@ -100,7 +104,14 @@ static long auto_burn_in(kd_sampler *S, const kd_sample_params *p, double *tau, 
         for (long k = 0; k < window; k++) {
             kd_sampler_sweep(S, 1);
             e[k] = kd_ising_energy(lat, kd_sampler_spins(S));
+            if ((k & 63) == 0) {
+                report(ps, 0);
+                if (cancelled(ps))
+                    break;
+            }
         }
+        if (cancelled(ps))
+            break;
         done += window;
         int reliable = 0;
         size_t w;
@@ -135,10 +146,13 @@ static kd_status run_chain(const kd_sample_params *p, size_t ti, int c, size_t r
     if (finite) {
         kd_sampler_set_ordered(S);
         if (p->burn_in >= 0) {
-            kd_sampler_sweep(S, p->burn_in);
+            for (long done = 0; done < p->burn_in && !cancelled(ps); done += 64) {
+                kd_sampler_sweep(S, p->burn_in - done < 64 ? p->burn_in - done : 64);
+                report(ps, 0);
+            }
             burn = p->burn_in;
         } else {
-            burn = auto_burn_in(S, p, &tau, &stationary);
+            burn = auto_burn_in(S, p, &tau, &stationary, ps);
         }
         interval = p->interval >= 1 ? p->interval : (long)fmax(1.0, ceil(2.0 * tau));
     }

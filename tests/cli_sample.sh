@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# CLI checks for `kadanoff sample`, `exact` and the top level: exit codes
+# (0 / 1 failure / 2 usage), one clear message, no partial output files, and
+# byte-identical spins for --threads 1 and 2.
+set -u
+K=${1:?usage: cli_sample.sh path/to/kadanoff}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+check() { # check NAME EXPECTED_STATUS PATTERN -- command...
+  local name=$1 want=$2 pat=$3; shift 4
+  "$@" >"$T/out" 2>"$T/err"; local got=$?
+  if [ "$got" = "$want" ] && grep -qE -- "$pat" "$T/out" "$T/err"; then pass=$((pass+1))
+  else fail=$((fail+1)); echo "FAIL: $name: status $got (want $want), pattern '$pat'"; sed 's/^/  | /' "$T/err" | head -5; fi
+}
+nofile() { # nofile NAME PATH...
+  local name=$1; shift
+  if ls "$@" >/dev/null 2>&1; then fail=$((fail+1)); echo "FAIL: $name: left $*"; else pass=$((pass+1)); fi
+}
+
+check "top-level help" 0 "Commands:" -- "$K" --help
+check "version" 0 "^kadanoff [0-9]" -- "$K" --version
+check "no command" 2 "Usage" -- "$K"
+check "unknown command" 2 "unknown command" -- "$K" frobnicate
+check "sample help" 0 "--temps LIST" -- "$K" sample --help
+check "negative L" 2 "-L must be between" -- "$K" sample -L -4 --temps 1 -o "$T/a.h5"
+check "L = 1" 2 "-L must be between 2" -- "$K" sample -L 1 --temps 1 -o "$T/a.h5"
+check "empty temps" 2 "temperature list is empty" -- "$K" sample --temps "" -o "$T/a.h5"
+check "bad temps" 2 "not a number" -- "$K" sample --temps 1,x -o "$T/a.h5"
+check "negative temp" 2 "negative" -- "$K" sample --temps=-1 -o "$T/a.h5"
+check "missing temps" 2 "--temps is required" -- "$K" sample -o "$T/a.h5"
+check "missing output" 2 "--output is required" -- "$K" sample --temps 1
+check "unknown algorithm" 2 "unknown algorithm 'swendsen'" -- "$K" sample --temps 1 --algorithm swendsen -o "$T/a.h5"
+check "unknown option" 2 "unknown option '--frob'" -- "$K" sample --frob
+check "missing value" 2 "needs a value" -- "$K" sample --temps
+check "wolff with field" 2 "wolff needs --field 0" -- "$K" sample --temps 1 --field 0.5 --algorithm wolff -o "$T/a.h5"
+check "bad threads" 2 "--threads must be between" -- "$K" sample --temps 1 --threads 0 -o "$T/a.h5"
+check "bad samples" 2 "--samples expects an integer" -- "$K" sample --temps 1 -n 1e3 -o "$T/a.h5"
+check "unwritable output" 1 "cannot write '$T/nodir/a.h5'" -- "$K" sample -L 4 --temps 1 -n 5 -o "$T/nodir/a.h5"
+nofile "nothing left after failures" "$T"/a.h5 "$T"/a.h5.*
+
+check "sample runs" 0 "wrote 40 configurations" -- "$K" sample -L 6 --temps 1,inf -n 20 --seed 3 --threads 1 -o "$T/t1.h5"
+check "sample 2 threads" 0 "wrote 40" -- "$K" sample -L 6 --temps 1,inf -n 20 --seed 3 --threads 2 -o "$T/t2.h5"
+nofile "no temp files left" "$T"/*.tmp* "$T"/*.probe*
+if "$K" export "$T/t1.h5" --npy "$T/n1" >/dev/null 2>&1 && "$K" export "$T/t2.h5" --npy "$T/n2" >/dev/null 2>&1; then
+  if cmp -s "$T/n1/spins.npy" "$T/n2/spins.npy"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: --threads 1 and 2 spins differ"; fi
+else
+  fail=$((fail+1)); echo "FAIL: export of the sampled files"
+fi
+
+# an existing file survives a failed run that targets it
+cp "$T/t1.h5" "$T/keep.h5"
+check "failing run keeps old file" 2 "unknown algorithm" -- "$K" sample --temps 1 --algorithm x -o "$T/keep.h5"
+if cmp -s "$T/t1.h5" "$T/keep.h5"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: old file changed"; fi
+
+# interrupted run: SIGINT mid-sampling writes nothing and keeps the old file
+"$K" sample -L 64 --temps 2.2:2.4:0.01 -n 100000 --algorithm metropolis -o "$T/keep.h5" -q 2>"$T/err" &
+pid=$!; sleep 1; kill -INT $pid; wait $pid; st=$?
+if [ $st = 130 ] && grep -q interrupted "$T/err" && cmp -s "$T/t1.h5" "$T/keep.h5"; then pass=$((pass+1))
+else fail=$((fail+1)); echo "FAIL: SIGINT: status $st"; cat "$T/err"; fi
+nofile "no temp files after SIGINT" "$T"/keep.h5.*
+
+check "exact help" 0 "Usage" -- "$K" exact --help
+check "exact table" 0 "-1.745431" -- "$K" exact -L 10 --temps 2.0
+
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]
