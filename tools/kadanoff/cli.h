@@ -68,6 +68,12 @@ int cmd_sample(int argc, char **argv);
 int cmd_exact(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_train_rbm(int argc, char **argv);
+int cmd_train_dbn(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_train_thermometer(int argc, char **argv);
+int cmd_measure(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 
 #endif

@@ -17,7 +17,7 @@ static void usage(FILE *f)
     fprintf(f,
         "Usage: kadanoff demo [-o DIR] [--seed N] [--threads N] [-q]\n\n"
         "Samples a 10x10 periodic Ising model at T = 1.5, 2.0, 2.269 (T_c), 2.5, 3.0, 6.0\n"
-        "(2000 configurations each, Wolff, automatic burn-in and spacing), writes\n"
+        "(10000 configurations each, Wolff, automatic burn-in and spacing), writes\n"
         "DIR/data.h5 (default DIR: kadanoff-demo) and compares <e> and c with Kaufman's\n"
         "exact values for the 10x10 torus, in units of the Monte Carlo error bar.\n");
 }
@@ -35,7 +35,7 @@ int cmd_demo(int argc, char **argv)
     kd_sample_params p;
     kd_sample_params_init(&p);
     p.algorithm = KD_ALGO_WOLFF;
-    p.samples = 2000;
+    p.samples = 10000;
     p.temps = temps;
     p.ntemps = sizeof temps / sizeof temps[0];
     long v;

@@ -12,6 +12,12 @@ static const cli_command commands[] = {
     {"exact", "exact references: Onsager, Kaufman finite torus, 1D chain", cmd_exact},
     {"info", "describe any kadanoff file", cmd_info},
     {"export", "write a kadanoff file's arrays as NumPy .npy files", cmd_export},
+    {"train-rbm", "train a restricted Boltzmann machine on a dataset", cmd_train_rbm},
+    {"train-dbn", "train a deep belief network (stacked RBMs) layer by layer", cmd_train_dbn},
+    {"evaluate", "log-likelihood, reconstruction error, pseudo-LL of a model on a dataset", cmd_evaluate},
+    {"generate", "sample configurations from a trained RBM into a dataset file", cmd_generate},
+    {"train-thermometer", "train the neural-network thermometer (temperature classifier)", cmd_train_thermometer},
+    {"measure", "temperature of configurations: thermometer and physical estimators", cmd_measure},
     {"demo", "small end-to-end run: sample and compare with exact results", cmd_demo},
 };
 static const size_t ncommands = sizeof commands / sizeof commands[0];
