@@ -25,7 +25,7 @@ demo: build
 
 # The same tests built with AddressSanitizer + UndefinedBehaviorSanitizer.
 asan-test: deps
-	@cmake -S . -B $(ASANDIR) -DCMAKE_BUILD_TYPE=Debug -DKADANOFF_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake -S . -B $(ASANDIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKADANOFF_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(ASANDIR) -j$(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 KADANOFF_SANITIZED=1 \
 	  ctest --test-dir $(ASANDIR) --output-on-failure -j$(JOBS)
