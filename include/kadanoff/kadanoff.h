@@ -10,5 +10,7 @@
 #include "kadanoff/observables.h"
 #include "kadanoff/dataset.h"
 #include "kadanoff/sample.h"
+#include "kadanoff/npy.h"
+#include "kadanoff/rbm.h"
 
 #endif

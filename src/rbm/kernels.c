@@ -1,0 +1,339 @@
+/* Fast float32 kernels of the RBM; see kernels.h. */
+
+/* GCC refuses to if-convert the clamps of expf_poly next to a float→int
+ * conversion while floating-point exceptions count as side effects; we never
+ * read the exception flags, and no result changes, so let it vectorise. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+#include <string.h>
+
+#include <omp.h>
+
+#include "rbm/kernels.h"
+#include "rbm/rbm_internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define KD_HAVE_AVX2_PATH 1
+#endif
+
+/* ---- Philox4x32-10 (Salmon et al., SC'11) -------------------------------- */
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+void kd_philox_fill_ref(uint64_t seed, uint64_t stream, uint64_t block, size_t nblocks,
+                        uint32_t *out)
+{
+    for (size_t t = 0; t < nblocks; t++) {
+        uint64_t ctr = block + t;
+        uint32_t c0 = (uint32_t)ctr, c1 = (uint32_t)(ctr >> 32);
+        uint32_t c2 = (uint32_t)stream, c3 = (uint32_t)(stream >> 32);
+        uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+        for (int r = 0; r < 10; r++) {
+            /* one round: two 32×32→64 products, halves swapped and keyed */
+            uint64_t p0 = (uint64_t)PHILOX_M0 * c0, p1 = (uint64_t)PHILOX_M1 * c2;
+            uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
+            uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+            c0 = n0;
+            c1 = (uint32_t)p1;
+            c2 = n2;
+            c3 = (uint32_t)p0;
+            k0 += PHILOX_W0;
+            k1 += PHILOX_W1;
+        }
+        out[4 * t] = c0;
+        out[4 * t + 1] = c1;
+        out[4 * t + 2] = c2;
+        out[4 * t + 3] = c3;
+    }
+}
+
+#ifdef KD_HAVE_AVX2_PATH
+/* Eight counters per vector; G vectors at once, so that G independent
+ * dependency chains (multiply → blend → xor, ~7 cycles per round) overlap.
+ * _mm256_mul_epu32 multiplies the even 32-bit lanes into 64-bit products; the
+ * odd lanes are shifted down first. Blocks block .. block+8G-1 go to out. */
+#define PHILOX_AVX2_GROUP(G)                                                                       \
+    __attribute__((target("avx2"))) static void philox_avx2_##G(uint64_t seed, uint64_t stream,    \
+                                                                uint64_t block, uint32_t *out)     \
+    {                                                                                              \
+        const __m256i m0 = _mm256_set1_epi64x(PHILOX_M0), m1 = _mm256_set1_epi64x(PHILOX_M1);      \
+        __m256i c0[G], c1[G], c2[G], c3[G];                                                        \
+        for (int v = 0; v < G; v++) {                                                              \
+            uint32_t lo[8], hi[8];                                                                 \
+            for (int l = 0; l < 8; l++) {                                                          \
+                uint64_t b = block + (uint64_t)(8 * v + l);                                        \
+                lo[l] = (uint32_t)b;                                                               \
+                hi[l] = (uint32_t)(b >> 32);                                                       \
+            }                                                                                      \
+            c0[v] = _mm256_loadu_si256((const __m256i *)lo);                                       \
+            c1[v] = _mm256_loadu_si256((const __m256i *)hi);                                       \
+            c2[v] = _mm256_set1_epi32((int)(uint32_t)stream);                                      \
+            c3[v] = _mm256_set1_epi32((int)(uint32_t)(stream >> 32));                              \
+        }                                                                                          \
+        uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);                                 \
+        for (int r = 0; r < 10; r++) {                                                             \
+            __m256i key0 = _mm256_set1_epi32((int)k0), key1 = _mm256_set1_epi32((int)k1);          \
+            for (int v = 0; v < G; v++) {                                                          \
+                __m256i pe0 = _mm256_mul_epu32(c0[v], m0);                                         \
+                __m256i po0 = _mm256_mul_epu32(_mm256_srli_epi64(c0[v], 32), m0);                  \
+                __m256i pe1 = _mm256_mul_epu32(c2[v], m1);                                         \
+                __m256i po1 = _mm256_mul_epu32(_mm256_srli_epi64(c2[v], 32), m1);                  \
+                __m256i hi0 = _mm256_blend_epi32(_mm256_srli_epi64(pe0, 32), po0, 0xAA);           \
+                __m256i lo0 = _mm256_blend_epi32(pe0, _mm256_slli_epi64(po0, 32), 0xAA);           \
+                __m256i hi1 = _mm256_blend_epi32(_mm256_srli_epi64(pe1, 32), po1, 0xAA);           \
+                __m256i lo1 = _mm256_blend_epi32(pe1, _mm256_slli_epi64(po1, 32), 0xAA);           \
+                c0[v] = _mm256_xor_si256(_mm256_xor_si256(hi1, c1[v]), key0);                      \
+                c1[v] = lo1;                                                                       \
+                c2[v] = _mm256_xor_si256(_mm256_xor_si256(hi0, c3[v]), key1);                      \
+                c3[v] = lo0;                                                                       \
+            }                                                                                      \
+            k0 += PHILOX_W0;                                                                       \
+            k1 += PHILOX_W1;                                                                       \
+        }                                                                                          \
+        for (int v = 0; v < G; v++) {                                                              \
+            /* 4×8 transpose into block order: c0..c3 of block 0, of block 1, ... */              \
+            __m256i a = _mm256_unpacklo_epi32(c0[v], c1[v]),                                       \
+                    b = _mm256_unpackhi_epi32(c0[v], c1[v]);                                       \
+            __m256i c = _mm256_unpacklo_epi32(c2[v], c3[v]),                                       \
+                    d = _mm256_unpackhi_epi32(c2[v], c3[v]);                                       \
+            __m256i e = _mm256_unpacklo_epi64(a, c), f = _mm256_unpackhi_epi64(a, c);              \
+            __m256i g = _mm256_unpacklo_epi64(b, d), h = _mm256_unpackhi_epi64(b, d);              \
+            __m256i *o = (__m256i *)(out + 32 * v);                                                \
+            _mm256_storeu_si256(o, _mm256_permute2x128_si256(e, f, 0x20));                         \
+            _mm256_storeu_si256(o + 1, _mm256_permute2x128_si256(g, h, 0x20));                     \
+            _mm256_storeu_si256(o + 2, _mm256_permute2x128_si256(e, f, 0x31));                     \
+            _mm256_storeu_si256(o + 3, _mm256_permute2x128_si256(g, h, 0x31));                     \
+        }                                                                                          \
+    }
+
+PHILOX_AVX2_GROUP(1)
+PHILOX_AVX2_GROUP(4)
+
+static void philox_fill_avx2(uint64_t seed, uint64_t stream, uint64_t block, size_t nblocks,
+                             uint32_t *out)
+{
+    size_t t = 0;
+    for (; t + 32 <= nblocks; t += 32)
+        philox_avx2_4(seed, stream, block + t, out + 4 * t);
+    for (; t + 8 <= nblocks; t += 8)
+        philox_avx2_1(seed, stream, block + t, out + 4 * t);
+    if (t < nblocks)
+        kd_philox_fill_ref(seed, stream, block + t, nblocks - t, out + 4 * t);
+}
+#endif
+
+void kd_philox_fill(uint64_t seed, uint64_t stream, uint64_t block, size_t nblocks, uint32_t *out)
+{
+#ifdef KD_HAVE_AVX2_PATH
+    if (__builtin_cpu_supports("avx2")) { /* reads a word set up at program start */
+        philox_fill_avx2(seed, stream, block, nblocks, out);
+        return;
+    }
+#endif
+    kd_philox_fill_ref(seed, stream, block, nblocks, out);
+}
+
+/* ---- logistic function ----------------------------------------------------- */
+
+/* e^x for x in [-87, 88]: x = n ln2 + r, |r| <= ln2/2, e^r by its Taylor
+ * polynomial of degree 6 (truncation 0.35^7/7! ≈ 1.2e-7), 2^n by building the
+ * exponent bits. n is rounded with the 1.5·2^23 trick (exact under
+ * round-to-nearest), ln 2 split in two parts so that n·ln2_hi is exact.
+ * After the clamp n is in [-126, 127], a normal exponent. */
+static inline float expf_poly(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const float magic = 12582912.0f; /* 1.5·2^23: adding it rounds to an integer */
+    float fn = x * 1.44269504088896341f + magic;
+    float n = fn - magic;
+    float r = x - n * 0.693145751953125f;
+    r = r - n * 1.42860682030941723212e-6f;
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    /* n sits in the low mantissa bits of fn: read it as an integer instead of
+     * converting (no float→int conversion, defined for NaN too) */
+    uint32_t fb, mb;
+    memcpy(&fb, &fn, sizeof fb);
+    memcpy(&mb, &magic, sizeof mb);
+    uint32_t bits = (fb - mb + 127u) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+static inline float sigmoid_inline(float x) { return 1.0f / (1.0f + expf_poly(-x)); }
+
+float kd_sigmoidf(float x) { return sigmoid_inline(x); }
+
+/* ---- fused row kernels ------------------------------------------------------ */
+
+/* A unit with field x is up with probability p = σ(c·x), c = 2 for spin units
+ * (p = e^x / 2cosh x) and 1 for binary ones; its mean is 2p - 1 = tanh x or p.
+ * A mean scaled by s is m2·p + m0 with (m2, m0) = (2s, -s) or (s, 0).
+ * The loops are `omp simd`: output may alias the input at the same index. */
+#define ROW_CHUNK 256 /* units per batch of random words (64 Philox blocks) */
+
+typedef struct {
+    float c, m2, m0, up, down;
+} unit_consts;
+
+static unit_consts consts_of(kd_units u, float scale)
+{
+    unit_consts k;
+    int spin = u == KD_UNITS_SPIN;
+    k.c = spin ? 2.0f : 1.0f;
+    k.m2 = spin ? 2.0f * scale : scale;
+    k.m0 = spin ? -scale : 0.0f;
+    k.up = 1.0f;
+    k.down = spin ? -1.0f : 0.0f;
+    return k;
+}
+
+KD_CLONES static void mean_kernel(unit_consts k, int n, const float *act, const float *bias,
+                                  float *out)
+{
+    if (bias) {
+#pragma omp simd
+        for (int j = 0; j < n; j++)
+            out[j] = k.m2 * sigmoid_inline(k.c * (act[j] + bias[j])) + k.m0;
+    } else {
+#pragma omp simd
+        for (int j = 0; j < n; j++)
+            out[j] = k.m2 * sigmoid_inline(k.c * act[j]) + k.m0;
+    }
+}
+
+void kd_row_mean(kd_units u, int n, const float *act, const float *bias, float scale, float *out)
+{
+    mean_kernel(consts_of(u, scale), n, act, bias, out);
+}
+
+/* r = (w >> 8)·2^-24 is uniform on [0,1) in steps of 2^-24; the unit is up
+ * iff r < p, i.e. with probability p rounded up to a multiple of 2^-24. */
+/* bias is never NULL here (kd_row_mean_sample substitutes zeros). */
+KD_CLONES static void sample_kernel(unit_consts k, int n, const float *act, const float *bias,
+                                    const uint32_t *rnd, float *mean_out, float *sample_out)
+{
+    if (mean_out) {
+#pragma omp simd
+        for (int j = 0; j < n; j++) {
+            float p = sigmoid_inline(k.c * (act[j] + bias[j]));
+            float r = (float)(int32_t)(rnd[j] >> 8) * 0x1.0p-24f;
+            mean_out[j] = k.m2 * p + k.m0;
+            sample_out[j] = r < p ? k.up : k.down;
+        }
+    } else {
+        /* r < 1/(1 + e^{-cx})  ⇔  r·(1 + e^{-cx}) < 1: no division */
+#pragma omp simd
+        for (int j = 0; j < n; j++) {
+            float e = expf_poly(-k.c * (act[j] + bias[j]));
+            float r = (float)(int32_t)(rnd[j] >> 8) * 0x1.0p-24f;
+            sample_out[j] = r * (1.0f + e) < 1.0f ? k.up : k.down;
+        }
+    }
+}
+
+void kd_row_mean_sample(kd_units u, int n, const float *act, const float *bias, float scale,
+                        uint64_t seed, uint64_t stream, uint64_t block, float *mean_out,
+                        float *sample_out)
+{
+    uint32_t rnd[ROW_CHUNK];
+    static const float zeros[ROW_CHUNK];
+    unit_consts k = consts_of(u, scale);
+    for (int j0 = 0; j0 < n; j0 += ROW_CHUNK) {
+        int m = n - j0 < ROW_CHUNK ? n - j0 : ROW_CHUNK;
+        kd_philox_fill(seed, stream, block + (uint64_t)j0 / 4, kd_rbm_blocks(m), rnd);
+        sample_kernel(k, m, act + j0, bias ? bias + j0 : zeros, rnd,
+                      mean_out ? mean_out + j0 : NULL, sample_out + j0);
+    }
+}
+
+void kd_row_sample(kd_units u, int n, const float *act, const float *bias, uint64_t seed,
+                   uint64_t stream, uint64_t block, float *out)
+{
+    kd_row_mean_sample(u, n, act, bias, 1.0f, seed, stream, block, NULL, out);
+}
+
+/* ---- sliced BLAS products ---------------------------------------------------- */
+
+void kd_blas_serial(void)
+{
+#ifdef OPENBLAS_VERSION
+    /* One-way: restoring a larger count after each call wakes OpenBLAS's
+     * worker threads, which then busy-wait (sched_yield) for ~0.1 s and take a
+     * core from the OpenMP threads; measured 3-7× slower epochs on 2 cores. */
+    if (openblas_get_num_threads() != 1)
+        openblas_set_num_threads(1);
+#endif
+}
+
+/* Slices of a product, from its shape alone: one below ~1 Mflop (thread
+ * start-up would cost more than it saves), else one per ~1M multiply-adds,
+ * at most 8 and at least 16 rows or columns each. */
+static int gemm_slices(int M, int N, int K, int *along_n)
+{
+    double work = (double)M * N * K;
+    *along_n = N >= M;
+    int dim = *along_n ? N : M;
+    if (work < 1048576.0)
+        return 1;
+    int p = (int)(work / 1048576.0);
+    if (p > 8)
+        p = 8;
+    if (p > dim / 16)
+        p = dim / 16;
+    return p < 1 ? 1 : p;
+}
+
+void kd_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    int along_n;
+    int p = gemm_slices(M, N, K, &along_n);
+    int dim = along_n ? N : M;
+#pragma omp parallel for schedule(dynamic, 1) if (p > 1)
+    for (int s = 0; s < p; s++) {
+        int s0 = (int)((int64_t)dim * s / p), s1 = (int)((int64_t)dim * (s + 1) / p);
+        if (along_n) {
+            const float *Bs = tb == CblasTrans ? B + (size_t)s0 * (size_t)ldb : B + s0;
+            cblas_sgemm(CblasRowMajor, ta, tb, M, s1 - s0, K, alpha, A, lda, Bs, ldb, beta, C + s0,
+                        ldc);
+        } else {
+            const float *As = ta == CblasTrans ? A + s0 : A + (size_t)s0 * (size_t)lda;
+            cblas_sgemm(CblasRowMajor, ta, tb, s1 - s0, N, K, alpha, As, lda, B, ldb, beta,
+                        C + (size_t)s0 * (size_t)ldc, ldc);
+        }
+    }
+}
+
+void kd_dgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, double alpha,
+              const double *A, int lda, const double *B, int ldb, double beta, double *C, int ldc)
+{
+    int along_n;
+    int p = gemm_slices(M, N, K, &along_n);
+    int dim = along_n ? N : M;
+#pragma omp parallel for schedule(dynamic, 1) if (p > 1)
+    for (int s = 0; s < p; s++) {
+        int s0 = (int)((int64_t)dim * s / p), s1 = (int)((int64_t)dim * (s + 1) / p);
+        if (along_n) {
+            const double *Bs = tb == CblasTrans ? B + (size_t)s0 * (size_t)ldb : B + s0;
+            cblas_dgemm(CblasRowMajor, ta, tb, M, s1 - s0, K, alpha, A, lda, Bs, ldb, beta, C + s0,
+                        ldc);
+        } else {
+            const double *As = ta == CblasTrans ? A + s0 : A + (size_t)s0 * (size_t)lda;
+            cblas_dgemm(CblasRowMajor, ta, tb, s1 - s0, N, K, alpha, As, lda, B, ldb, beta,
+                        C + (size_t)s0 * (size_t)ldc, ldc);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+/* Fast float32 kernels of the RBM (internal): Philox blocks, logistic
+ * function, fused bias + conditional + sampling loops, sliced BLAS products.
+ * Each has a plain reference beside it that tests/test_rbm.c compares with. */
+#ifndef KD_RBM_KERNELS_H
+#define KD_RBM_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cblas.h>
+
+#include "kadanoff/rbm.h"
+
+/* Words 4·block .. 4·(block+nblocks)-1 of Philox stream (seed, stream): the
+ * same numbers kd_rng_u32 returns for that stream from its start (word w is
+ * output w mod 4 of block w/4). AVX2 path when the CPU has it. */
+void kd_philox_fill(uint64_t seed, uint64_t stream, uint64_t block, size_t nblocks, uint32_t *out);
+/* Portable scalar version (the reference). */
+void kd_philox_fill_ref(uint64_t seed, uint64_t stream, uint64_t block, size_t nblocks,
+                        uint32_t *out);
+
+/* Logistic function in float: exp by Cody–Waite reduction and a degree-6
+ * polynomial (relative error ~1e-7), only + − × / and conversions, so the
+ * scalar and vectorised code give identical results. NaN propagates. */
+float kd_sigmoidf(float x);
+
+/* Number of Philox blocks a row phase of n units consumes (one word per unit,
+ * rounded up to whole blocks). */
+static inline uint64_t kd_rbm_blocks(int n) { return ((uint64_t)n + 3) / 4; }
+
+/* One row of a layer with fields x_j = act[j] + bias[j] (bias may be NULL).
+ * mean:   out[j] = scale · E[unit_j]                 (out may alias act)
+ * sample: out[j] = unit value drawn with the words of stream (seed, stream)
+ *         starting at block `block`                   (out may alias act)
+ * both:   mean_out[j] = scale · E, sample_out[j] = draw (mean_out may alias act) */
+void kd_row_mean(kd_units u, int n, const float *act, const float *bias, float scale, float *out);
+void kd_row_sample(kd_units u, int n, const float *act, const float *bias, uint64_t seed,
+                   uint64_t stream, uint64_t block, float *out);
+void kd_row_mean_sample(kd_units u, int n, const float *act, const float *bias, float scale,
+                        uint64_t seed, uint64_t stream, uint64_t block, float *mean_out,
+                        float *sample_out);
+
+/* Row-major C = alpha·op(A)·op(B) + beta·C, cut into a number of slices that
+ * depends only on (M, N, K); each slice is one single-threaded BLAS call and
+ * the slices run on OpenMP threads. Bit-identical for any thread count. */
+void kd_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+void kd_dgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, double alpha,
+              const double *A, int lda, const double *B, int ldb, double beta, double *C, int ldc);
+
+#endif
