@@ -41,61 +41,13 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "ising/jet.h"
 #include "kadanoff/exact.h"
 
 static const double ln2_const = 0.69314718055994530942;
 
-/* ---- jets: value and first two derivatives with respect to β ----------- */
+/* ---- further jets (jet.h has the arithmetic), derivatives in β ---- */
 
-typedef struct {
-    double v, d, dd;
-} jet;
-
-static jet jconst(double v) { return (jet){v, 0.0, 0.0}; }
-static jet jadd(jet a, jet b) { return (jet){a.v + b.v, a.d + b.d, a.dd + b.dd}; }
-static jet jsub(jet a, jet b) { return (jet){a.v - b.v, a.d - b.d, a.dd - b.dd}; }
-static jet jscale(double c, jet a) { return (jet){c * a.v, c * a.d, c * a.dd}; }
-static jet jmul(jet a, jet b)
-{
-    return (jet){a.v * b.v, a.d * b.v + a.v * b.d, a.dd * b.v + 2.0 * a.d * b.d + a.v * b.dd};
-}
-static jet jchain(jet a, double f, double f1, double f2)
-{
-    return (jet){f, f1 * a.d, f2 * a.d * a.d + f1 * a.dd};
-}
-static jet jrecip(jet a)
-{
-    double r = 1.0 / a.v;
-    return jchain(a, r, -r * r, 2.0 * r * r * r);
-}
-static jet jdiv(jet a, jet b) { return jmul(a, jrecip(b)); }
-static jet jlog(jet a)
-{
-    double r = 1.0 / a.v;
-    return jchain(a, log(a.v), r, -r * r);
-}
-static jet jlog1p(jet a)
-{
-    double r = 1.0 / (1.0 + a.v);
-    return jchain(a, log1p(a.v), r, -r * r);
-}
-static jet jexp(jet a)
-{
-    double e = exp(a.v);
-    return jchain(a, e, e, e);
-}
-static jet jexpm1(jet a)
-{
-    double e = exp(a.v);
-    return jchain(a, expm1(a.v), e, e);
-}
-static jet jsqrt(jet a)
-{
-    if (a.v <= 0) /* only reached when everything underflowed: the limit is 0 */
-        return jconst(0.0);
-    double r = sqrt(a.v);
-    return jchain(a, r, 0.5 / r, -0.25 / (r * a.v));
-}
 /* ln(2 cosh y) = |y| + log1p(e^{-2|y|}) */
 static jet jlog2cosh(jet y)
 {
