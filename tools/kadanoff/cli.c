@@ -1,5 +1,6 @@
 /* Option parsing, error reporting, logging and progress for the CLI. */
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <math.h>
@@ -42,6 +43,25 @@ int cli_fail_status(const char *cmd, kd_status status)
 {
     const char *msg = kd_last_error();
     return cli_fail(cmd, "%s", *msg ? msg : kd_strerror(status));
+}
+
+int cli_common_option(const char *cmd, int c, char **argv, void (*usage)(FILE *))
+{
+    switch (c) {
+    case 'q':
+        cli_quiet = 1;
+        return CLI_CONTINUE;
+    case 'v':
+        cli_verbose++;
+        return CLI_CONTINUE;
+    case 'h':
+        usage(stdout);
+        return CLI_OK;
+    case ':':
+        return cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+    default:
+        return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+    }
 }
 
 int cli_parse_long(const char *cmd, const char *opt, const char *arg, long min, long max,

@@ -8,10 +8,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "kadanoff/kadanoff.h"
 
-enum { CLI_OK = 0, CLI_FAILURE = 1, CLI_USAGE = 2 };
+enum { CLI_OK = 0, CLI_FAILURE = 1, CLI_USAGE = 2, CLI_CONTINUE = -1 };
 
 typedef struct {
     const char *name;
@@ -30,6 +31,12 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Report a failed library call with its detailed message; return CLI_FAILURE. */
 int cli_fail_status(const char *cmd, kd_status status);
+
+/* The options every command shares, for the `default:` branch of a getopt_long
+ * loop using optstring ":...qvh" (leading ':' so a missing value is reported as
+ * ':'): -q/--quiet, -v/--verbose, -h/--help (prints usage to stdout), and
+ * getopt's errors. Returns CLI_CONTINUE to go on parsing, else the exit status. */
+int cli_common_option(const char *cmd, int c, char **argv, void (*usage)(FILE *));
 
 /* Range-checked numeric options; on error print a usage message and return
  * CLI_USAGE, else CLI_OK. `opt` is the option's name for the message. */

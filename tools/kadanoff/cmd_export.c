@@ -401,7 +401,7 @@ int cmd_export(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *dir = NULL;
-    int c;
+    int c, rc;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":qvh", opts, NULL)) != -1) {
@@ -411,19 +411,10 @@ int cmd_export(int argc, char **argv)
                 return cli_usage_error(cmd, "--npy needs a directory name");
             dir = optarg;
             break;
-        case 'q':
-            cli_quiet = 1;
-            break;
-        case 'v':
-            cli_verbose++;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_OK;
-        case ':':
-            return cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
+                return rc;
+            rc = CLI_OK;
         }
     }
     if (optind >= argc)
@@ -444,7 +435,7 @@ int cmd_export(int argc, char **argv)
         kd_h5_close(f);
         return cli_fail_status(cmd, st);
     }
-    int rc = strcmp(format, KD_DATASET_FORMAT) == 0 ? export_dataset(cmd, f, dir)
+    rc = strcmp(format, KD_DATASET_FORMAT) == 0 ? export_dataset(cmd, f, dir)
                                                     : export_other(cmd, f, dir);
     kd_h5_close(f);
     return rc;

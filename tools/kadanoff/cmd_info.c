@@ -189,24 +189,14 @@ int cmd_info(int argc, char **argv)
                                          {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    int c;
+    int c, rc;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":qvh", opts, NULL)) != -1) {
         switch (c) {
-        case 'q':
-            cli_quiet = 1;
-            break;
-        case 'v':
-            cli_verbose++;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_OK;
-        case ':':
-            return cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
+                return rc;
         }
     }
     if (optind >= argc)
@@ -233,7 +223,7 @@ int cmd_info(int argc, char **argv)
             return cli_fail_status(cmd, st);
         return describe_dataset(cmd, path, version);
     }
-    int rc = describe_other(cmd, f, format);
+    rc = describe_other(cmd, f, format);
     kd_h5_close(f);
     return rc;
 }
