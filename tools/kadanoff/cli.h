@@ -81,6 +81,11 @@ int cmd_evaluate(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_train_thermometer(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
+int cmd_flow(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_decimate(int argc, char **argv);
+int cmd_blockspin(int argc, char **argv);
+int cmd_reproduce(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 
 #endif

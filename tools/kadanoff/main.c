@@ -18,6 +18,11 @@ static const cli_command commands[] = {
     {"generate", "sample configurations from a trained RBM into a dataset file", cmd_generate},
     {"train-thermometer", "train the neural-network thermometer (temperature classifier)", cmd_train_thermometer},
     {"measure", "temperature of configurations: thermometer and physical estimators", cmd_measure},
+    {"flow", "RBM flow v -> h -> v with temperature readouts at every step", cmd_flow},
+    {"analyze", "weight analysis: singular values, W W^T spectrum, receptive fields", cmd_analyze},
+    {"decimate", "exact 1D decimation as an RBM: renormalised couplings step by step", cmd_decimate},
+    {"blockspin", "Kadanoff block-spin coarse-graining of a dataset (majority rule)", cmd_blockspin},
+    {"reproduce", "run a paper's study end to end and write a report", cmd_reproduce},
     {"demo", "small end-to-end run: sample and compare with exact results", cmd_demo},
 };
 static const size_t ncommands = sizeof commands / sizeof commands[0];

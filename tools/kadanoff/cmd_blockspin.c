@@ -1,0 +1,8 @@
+/* Placeholder until the command is implemented. */
+#include "cli.h"
+
+int cmd_blockspin(int argc, char **argv)
+{
+    (void)argc;
+    return cli_fail(argv[0], "not implemented yet");
+}
