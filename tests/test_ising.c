@@ -380,6 +380,32 @@ static void test_bad_input(void)
             "algorithm names");
 }
 
+/* The real-valued observables (for mean-field states) equal the integer ones on
+ * ±1 configurations: both sum the same small integers exactly. */
+static void test_real_valued_observables(void)
+{
+    const kd_lattice lats[] = {{KD_LATTICE_SQUARE, 7, KD_BOUNDARY_PERIODIC, 1.3, 0.2},
+                               {KD_LATTICE_SQUARE, 6, KD_BOUNDARY_OPEN, -0.5, 0.0},
+                               {KD_LATTICE_CHAIN, 9, KD_BOUNDARY_PERIODIC, 1.0, -1.0}};
+    kd_rng r;
+    kd_rng_init(&r, 11, 0);
+    int same = 1;
+    for (int li = 0; li < 3; li++) {
+        int8_t s[64];
+        float v[64];
+        double G[8], Gr[8];
+        size_t n = kd_lattice_size(&lats[li]);
+        for (size_t i = 0; i < n; i++)
+            v[i] = s[i] = kd_rng_spin(&r);
+        kd_ising_correlation(&lats[li], s, G);
+        kd_ising_correlation_real(&lats[li], v, Gr);
+        same &= kd_ising_energy(&lats[li], s) == kd_ising_energy_real(&lats[li], v) &&
+                kd_ising_magnetization(&lats[li], s) == kd_ising_magnetization_real(&lats[li], v) &&
+                !memcmp(G, Gr, (size_t)kd_ising_correlation_len(&lats[li]) * sizeof *G);
+    }
+    kd_test(same, "real-valued e, m, G(r) equal the integer versions on ±1 states");
+}
+
 static void test_temperature_lists(void)
 {
     double *t;
@@ -416,5 +442,6 @@ int main(void)
     test_large_wolff();
     test_bad_input();
     test_temperature_lists();
+    test_real_valued_observables();
     return kd_test_done();
 }

@@ -60,6 +60,12 @@ int kd_ising_correlation_len(const kd_lattice *lat);
  * subtract ⟨m⟩² or ⟨m²⟩ yourself). Open boundaries average only pairs inside. */
 void kd_ising_correlation(const kd_lattice *lat, const int8_t *s, double *G);
 
+/* The same three quantities for a real-valued state v (e.g. spin expectation
+ * values in [-1, 1] from a mean-field RBM flow): H(v)/N, Σv/N and G(r). */
+double kd_ising_energy_real(const kd_lattice *lat, const float *v);
+double kd_ising_magnetization_real(const kd_lattice *lat, const float *v);
+void kd_ising_correlation_real(const kd_lattice *lat, const float *v, double *G);
+
 /* ---- Monte Carlo ------------------------------------------------------- */
 
 typedef enum {

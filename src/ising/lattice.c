@@ -71,41 +71,77 @@ kd_status kd_boundary_parse(const char *s, kd_boundary *out)
 }
 
 /* Sum over bonds of s_i s_j: each site pairs with its right (and lower)
- * neighbour, so every bond is counted once. */
-static long bond_sum(const kd_lattice *lat, const int8_t *s)
-{
-    const int L = lat->L;
-    const int periodic = lat->boundary == KD_BOUNDARY_PERIODIC;
-    long sum = 0;
-    if (lat->kind == KD_LATTICE_CHAIN) {
-        for (int x = 0; x + 1 < L; x++)
-            sum += s[x] * s[x + 1];
-        if (periodic)
-            sum += s[L - 1] * s[0];
-        return sum;
+ * neighbour, so every bond is counted once. Defined once for integer spins
+ * (exact integer sums) and once for real-valued states such as the mean-field
+ * configurations of an RBM flow (double sums). */
+#define DEFINE_BOND_SUM(NAME, TYPE, ACC)                                            \
+    static ACC NAME(const kd_lattice *lat, const TYPE *s)                           \
+    {                                                                               \
+        const int L = lat->L;                                                       \
+        const int periodic = lat->boundary == KD_BOUNDARY_PERIODIC;                 \
+        ACC sum = 0;                                                                \
+        if (lat->kind == KD_LATTICE_CHAIN) {                                        \
+            for (int x = 0; x + 1 < L; x++)                                         \
+                sum += (ACC)s[x] * s[x + 1];                                        \
+            if (periodic)                                                           \
+                sum += (ACC)s[L - 1] * s[0];                                        \
+            return sum;                                                             \
+        }                                                                           \
+        for (int y = 0; y < L; y++) {                                               \
+            const TYPE *row = s + (size_t)y * L;                                    \
+            const TYPE *down = s + (size_t)((y + 1) % L) * L;                       \
+            for (int x = 0; x + 1 < L; x++)                                         \
+                sum += (ACC)row[x] * row[x + 1];                                    \
+            if (periodic)                                                           \
+                sum += (ACC)row[L - 1] * row[0];                                    \
+            if (y + 1 < L || periodic)                                              \
+                for (int x = 0; x < L; x++)                                         \
+                    sum += (ACC)row[x] * down[x];                                   \
+        }                                                                           \
+        return sum;                                                                 \
     }
-    for (int y = 0; y < L; y++) {
-        const int8_t *row = s + (size_t)y * L;
-        const int8_t *down = s + (size_t)((y + 1) % L) * L;
-        for (int x = 0; x + 1 < L; x++)
-            sum += row[x] * row[x + 1];
-        if (periodic)
-            sum += row[L - 1] * row[0];
-        if (y + 1 < L || periodic)
-            for (int x = 0; x < L; x++)
-                sum += row[x] * down[x];
-    }
-    return sum;
-}
 
-static long spin_sum(const kd_lattice *lat, const int8_t *s)
-{
-    size_t n = kd_lattice_size(lat);
-    long sum = 0;
-    for (size_t i = 0; i < n; i++)
-        sum += s[i];
-    return sum;
-}
+#define DEFINE_SPIN_SUM(NAME, TYPE, ACC)                                            \
+    static ACC NAME(const kd_lattice *lat, const TYPE *s)                           \
+    {                                                                               \
+        size_t n = kd_lattice_size(lat);                                            \
+        ACC sum = 0;                                                                \
+        for (size_t i = 0; i < n; i++)                                              \
+            sum += (ACC)s[i];                                                       \
+        return sum;                                                                 \
+    }
+
+/* G[r] = mean over sites and axes of s_i s_{i+r}; see ising.h. */
+#define DEFINE_CORRELATION(NAME, TYPE, ACC)                                         \
+    void NAME(const kd_lattice *lat, const TYPE *s, double *G)                      \
+    {                                                                               \
+        const int L = lat->L, nr = kd_ising_correlation_len(lat);                   \
+        const int periodic = lat->boundary == KD_BOUNDARY_PERIODIC;                 \
+        const int rows = lat->kind == KD_LATTICE_SQUARE ? L : 1;                    \
+        for (int r = 0; r < nr; r++) {                                              \
+            ACC sum = 0;                                                            \
+            long pairs = 0;                                                         \
+            int span = periodic ? L : L - r; /* sites with a partner at distance r */ \
+            for (int y = 0; y < rows; y++)                                          \
+                for (int x = 0; x < span; x++) {                                    \
+                    int x2 = (x + r) % L;                                           \
+                    sum += (ACC)s[(size_t)y * L + x] * s[(size_t)y * L + x2];       \
+                    pairs++;                                                        \
+                    if (rows > 1) { /* vertical axis: site (y, x) pairs with (y, x + r) \
+                                       read transposed */                           \
+                        int y2 = (x + r) % L;                                       \
+                        sum += (ACC)s[(size_t)x * L + y] * s[(size_t)y2 * L + y];   \
+                        pairs++;                                                    \
+                    }                                                               \
+                }                                                                   \
+            G[r] = pairs ? (double)sum / (double)pairs : 0.0;                       \
+        }                                                                           \
+    }
+
+DEFINE_BOND_SUM(bond_sum, int8_t, long)
+DEFINE_SPIN_SUM(spin_sum, int8_t, long)
+DEFINE_BOND_SUM(bond_sum_real, float, double)
+DEFINE_SPIN_SUM(spin_sum_real, float, double)
 
 double kd_ising_energy(const kd_lattice *lat, const int8_t *s)
 {
@@ -118,31 +154,21 @@ double kd_ising_magnetization(const kd_lattice *lat, const int8_t *s)
     return (double)spin_sum(lat, s) / (double)kd_lattice_size(lat);
 }
 
+double kd_ising_energy_real(const kd_lattice *lat, const float *v)
+{
+    double n = (double)kd_lattice_size(lat);
+    return (-lat->J * bond_sum_real(lat, v) - lat->field * spin_sum_real(lat, v)) / n;
+}
+
+double kd_ising_magnetization_real(const kd_lattice *lat, const float *v)
+{
+    return spin_sum_real(lat, v) / (double)kd_lattice_size(lat);
+}
+
 int kd_ising_correlation_len(const kd_lattice *lat) { return lat->L / 2 + 1; }
 
-void kd_ising_correlation(const kd_lattice *lat, const int8_t *s, double *G)
-{
-    const int L = lat->L, nr = kd_ising_correlation_len(lat);
-    const int periodic = lat->boundary == KD_BOUNDARY_PERIODIC;
-    const int rows = lat->kind == KD_LATTICE_SQUARE ? L : 1;
-    for (int r = 0; r < nr; r++) {
-        long sum = 0, pairs = 0;
-        int span = periodic ? L : L - r; /* first sites with a partner at distance r */
-        for (int y = 0; y < rows; y++)
-            for (int x = 0; x < span; x++) {
-                int x2 = (x + r) % L;
-                sum += s[(size_t)y * L + x] * s[(size_t)y * L + x2];
-                pairs++;
-                if (rows > 1) { /* the vertical axis, by symmetry of the loops */
-                    int ya = x, xa = y; /* site (xa, ya) pairs with (xa, ya + r) */
-                    int y2 = (ya + r) % L;
-                    sum += s[(size_t)ya * L + xa] * s[(size_t)y2 * L + xa];
-                    pairs++;
-                }
-            }
-        G[r] = pairs ? (double)sum / (double)pairs : 0.0;
-    }
-}
+DEFINE_CORRELATION(kd_ising_correlation, int8_t, long)
+DEFINE_CORRELATION(kd_ising_correlation_real, float, double)
 
 double kd_ising_local_field(const kd_lattice *lat, const int8_t *s, size_t i)
 {
