@@ -12,5 +12,6 @@
 #include "kadanoff/sample.h"
 #include "kadanoff/npy.h"
 #include "kadanoff/rbm.h"
+#include "kadanoff/flow.h"
 
 #endif

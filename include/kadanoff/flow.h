@@ -1,0 +1,100 @@
+/*
+ * kadanoff/flow.h — the RBM flow of Iso, Shiba & Yokoo (2018).
+ *
+ * Starting from configurations v_0 (one per chain), iterate
+ *     h_n ~ p(h | v_{n-1}),   v_n ~ p(v | h_n)          (KD_FLOW_SAMPLE)
+ * or the deterministic mean-field map h_n = E[h | v_{n-1}], v_n = E[v | h_n]
+ * (KD_FLOW_MEAN_FIELD), and measure the configurations {v_n} at every step n
+ * with physical observables of the Ising model they came from: energy per spin,
+ * magnetisation, correlation function G(r). Errors come from the spread over
+ * chains, which are independent (each has its own Philox streams).
+ *
+ * Visible values are converted to the spin scale s = v (spin units) or
+ * s = 2v - 1 (binary units); mean-field states are real numbers in [-1, 1] and
+ * are measured as such (kd_ising_energy_real etc.).
+ *
+ * Temperature readouts (thermometer, physical estimators) are computed from the
+ * kept configurations by kadanoff/thermometry.h; this module only runs the flow.
+ */
+#ifndef KADANOFF_FLOW_H
+#define KADANOFF_FLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kadanoff/core.h"
+#include "kadanoff/ising.h"
+#include "kadanoff/rbm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum { KD_FLOW_SAMPLE = 0, KD_FLOW_MEAN_FIELD = 1 } kd_flow_mode;
+
+const char *kd_flow_mode_name(kd_flow_mode m); /* "sample" / "mean-field" */
+
+typedef struct {
+    int steps;         /* flow steps after the start, >= 1 */
+    kd_flow_mode mode;
+    uint64_t seed;
+    int keep_every;    /* keep configurations of steps 0, k, 2k, ... and the last; 1 = all */
+    kd_progress_fn progress;
+    void *progress_user;
+} kd_flow_options;
+
+/* Defaults: 40 steps, sampling, seed 1, keep every step. */
+void kd_flow_options_init(kd_flow_options *opt);
+
+typedef struct {
+    kd_lattice lattice;   /* geometry the configurations are measured on */
+    kd_flow_mode mode;
+    int steps;            /* steps after the start: rows 0..steps below */
+    size_t chains;
+    uint64_t seed;
+    double *energy;        /* (steps+1) × chains: H(v_n)/N of each chain */
+    double *magnetization; /* (steps+1) × chains: Σ v_n / N */
+    int nr;                /* distances of G(r), r = 0..nr-1 */
+    double *correlation;   /* (steps+1) × nr: mean over chains */
+    double *correlation_err; /* (steps+1) × nr: standard error over chains */
+    int nkept;
+    int *kept_steps;       /* nkept step numbers, increasing */
+    int8_t *spins;         /* nkept × chains × N (sample mode), else NULL */
+    float *values;         /* nkept × chains × N (mean-field mode, spin scale), else NULL */
+} kd_flow;
+
+/* Run a flow of `chains` chains from the ±1 configurations `start`
+ * (chains × N, N = kd_lattice_size(lat) = the RBM's n_v). */
+kd_status kd_flow_run(const kd_rbm *rbm, const kd_lattice *lat, const int8_t *start,
+                      size_t chains, const kd_flow_options *opt, kd_flow **out);
+void kd_flow_free(kd_flow *flow);
+
+/* Allocate an empty flow with the given shape (used by the file reader). */
+kd_status kd_flow_alloc(kd_flow **out, const kd_lattice *lat, kd_flow_mode mode, int steps,
+                        size_t chains, int nkept);
+
+/* Means over chains at one step, with standard errors (chains are independent). */
+typedef struct {
+    double e, e_err;
+    double abs_m, abs_m_err;
+    double m2, m2_err;
+} kd_flow_stats;
+void kd_flow_step_stats(const kd_flow *flow, int step, kd_flow_stats *out);
+
+/* Fixed point of the flow. The plateau starts at the first step n0 from which
+ * every later step's ⟨e⟩ and ⟨|m|⟩ stay within 3 standard errors of the last
+ * step's; it must span at least 3 steps (else converged = 0 and the values are
+ * those of the last step). Values are averages over the plateau, per chain
+ * first, so their errors are standard errors over independent chains. */
+typedef struct {
+    int converged;
+    int from_step;
+    double e, e_err;
+    double abs_m, abs_m_err;
+} kd_flow_fixed_point;
+void kd_flow_find_fixed_point(const kd_flow *flow, kd_flow_fixed_point *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,167 @@
+/*
+ * The RBM flow. A sampled flow v -> h -> v is block Gibbs sampling, whose
+ * stationary distribution is the RBM's own marginal p(v) = e^{-F(v)}/Z. On a
+ * model small enough to enumerate, the empirical distribution of many
+ * independent chains after enough steps must match p(v) exactly — the
+ * "hand-built RBM with a known stationary distribution" check. Also: thread
+ * independence, the mean-field flow reaching a fixed point of its map, the
+ * per-step observables, and the fixed-point detector.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kadanoff/kadanoff.h"
+#include "testing.h"
+
+static kd_rbm *make_rbm(kd_units vu, kd_units hu, int nv, int nh, double sigma, uint64_t seed)
+{
+    kd_rbm *r;
+    kd_rbm_new(&r, nv, nh, vu, hu, 0);
+    kd_rbm_init_gaussian(r, sigma, seed);
+    /* non-trivial biases too, so the marginal is asymmetric */
+    float *a = kd_rbm_visible_bias(r), *b = kd_rbm_hidden_bias(r);
+    for (int i = 0; i < nv; i++)
+        a[i] = 0.2f * (float)((i % 3) - 1);
+    for (int j = 0; j < nh; j++)
+        b[j] = -0.15f * (float)(j % 2);
+    return r;
+}
+
+static void test_stationary_distribution(kd_units vu, kd_units hu)
+{
+    const int nv = 6, nh = 4;
+    kd_lattice lat = {KD_LATTICE_CHAIN, nv, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
+    kd_rbm *rbm = make_rbm(vu, hu, nv, nh, 0.6, 3);
+    double logz, logp[64];
+    kd_rbm_log_z(rbm, KD_RBM_SUM_SMALLER, &logz);
+    kd_rbm_visible_log_prob_all(rbm, logz, logp);
+
+    const size_t chains = 40000;
+    int8_t *start = malloc(chains * nv);
+    memset(start, 1, chains * nv); /* every chain starts all up: far from p(v) */
+    kd_flow_options opt;
+    kd_flow_options_init(&opt);
+    /* The spin/spin model with these weights is bimodal and mixes slowly from the
+     * all-up start: chi2 measured 8957 after 30 steps, 191 after 100, 72 after
+     * 300 (63 dof). 300 steps gives the binary models ample margin too. */
+    opt.steps = 300;
+    opt.keep_every = opt.steps;
+    opt.seed = 17;
+    kd_flow *f;
+    kd_status st = kd_flow_run(rbm, &lat, start, chains, &opt, &f);
+    if (!kd_test(st == KD_OK, "flow runs: %s", st ? kd_last_error() : "ok"))
+        return;
+    long count[64] = {0};
+    const int8_t *last = f->spins + (size_t)(f->nkept - 1) * chains * nv;
+    for (size_t c = 0; c < chains; c++) {
+        unsigned idx = 0;
+        for (int i = 0; i < nv; i++)
+            idx |= (unsigned)(last[c * nv + i] > 0) << i; /* bit i set iff unit i up */
+        count[idx]++;
+    }
+    /* Chains are independent, so counts are multinomial: Pearson chi-square has
+     * mean dof and sd sqrt(2 dof); bound dof + 5 sd. */
+    double chi2 = 0;
+    int dof = -1;
+    for (int s = 0; s < 64; s++) {
+        double expct = exp(logp[s]) * (double)chains;
+        chi2 += ((double)count[s] - expct) * ((double)count[s] - expct) / expct;
+        dof++;
+    }
+    kd_test(chi2 < dof + 5 * sqrt(2.0 * dof),
+            "%s/%s flow converges to the RBM marginal p(v): chi2 %.1f, dof %d",
+            kd_units_name(vu), kd_units_name(hu), chi2, dof);
+    /* step-0 energy is that of the all-up start: -J·(bonds)/N = -1 */
+    kd_flow_stats s0;
+    kd_flow_step_stats(f, 0, &s0);
+    kd_test(s0.e == -1.0 && s0.e_err == 0 && s0.abs_m == 1.0, "step 0 measures the start");
+    kd_flow_free(f);
+    free(start);
+    kd_rbm_free(rbm);
+}
+
+static void test_threads_and_mean_field(void)
+{
+    const int L = 4, nv = 16, nh = 9;
+    kd_lattice lat = {KD_LATTICE_SQUARE, L, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
+    kd_rbm *rbm = make_rbm(KD_UNITS_SPIN, KD_UNITS_SPIN, nv, nh, 0.3, 5);
+    const size_t chains = 300;
+    int8_t *start = malloc(chains * nv);
+    kd_rng r;
+    kd_rng_init(&r, 1, 2);
+    for (size_t i = 0; i < chains * nv; i++)
+        start[i] = kd_rng_spin(&r);
+    kd_flow_options opt;
+    kd_flow_options_init(&opt);
+    opt.steps = 12;
+    opt.keep_every = 4;
+    kd_flow *a, *b;
+    kd_set_threads(1);
+    kd_flow_run(rbm, &lat, start, chains, &opt, &a);
+    kd_set_threads(2);
+    kd_flow_run(rbm, &lat, start, chains, &opt, &b);
+    kd_test(a->nkept == 4 && a->kept_steps[3] == 12 &&
+                !memcmp(a->spins, b->spins, (size_t)a->nkept * chains * nv) &&
+                !memcmp(a->energy, b->energy, 13 * chains * sizeof(double)),
+            "sampled flow identical for 1 and 2 threads; kept steps 0,4,8,12");
+    kd_flow_free(a);
+    kd_flow_free(b);
+
+    /* Mean-field flow: a deterministic map; after many steps the state is a
+     * fixed point, so one more step changes it by (almost) nothing. */
+    opt.mode = KD_FLOW_MEAN_FIELD;
+    opt.steps = 200;
+    opt.keep_every = 200;
+    kd_flow *m;
+    kd_flow_run(rbm, &lat, start, chains, &opt, &m);
+    const float *v = m->values + (size_t)(m->nkept - 1) * chains * nv;
+    float *again = malloc(chains * nv * sizeof *again);
+    memcpy(again, v, chains * nv * sizeof *again);
+    kd_rbm_mean_field(rbm, again, chains, 1, NULL);
+    double change = 0;
+    for (size_t i = 0; i < chains * nv; i++)
+        change = fmax(change, fabs(again[i] - v[i]));
+    /* the map is a contraction for weights this small (σ = 0.3): float32 noise only */
+    kd_test(change < 1e-5, "mean-field flow reaches a fixed point (max change %.2e)", change);
+    kd_flow_fixed_point fp;
+    kd_flow_find_fixed_point(m, &fp);
+    kd_test(fp.converged && fp.from_step < 150, "fixed point detected from step %d", fp.from_step);
+    free(again);
+    kd_flow_free(m);
+    free(start);
+    kd_rbm_free(rbm);
+}
+
+static void test_bad_input(void)
+{
+    kd_lattice lat = {KD_LATTICE_SQUARE, 4, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
+    kd_rbm *rbm = make_rbm(KD_UNITS_SPIN, KD_UNITS_SPIN, 9, 4, 0.1, 1);
+    int8_t start[16];
+    memset(start, 1, sizeof start);
+    kd_flow_options opt;
+    kd_flow_options_init(&opt);
+    kd_flow *f = NULL;
+    kd_test(kd_flow_run(rbm, &lat, start, 1, &opt, &f) == KD_ERR_INVALID && !f &&
+                strstr(kd_last_error(), "9 visible units"),
+            "lattice / RBM size mismatch refused: %s", kd_last_error());
+    kd_rbm_free(rbm);
+    rbm = make_rbm(KD_UNITS_SPIN, KD_UNITS_SPIN, 16, 4, 0.1, 1);
+    start[3] = 0;
+    kd_test(kd_flow_run(rbm, &lat, start, 1, &opt, &f) == KD_ERR_INVALID,
+            "non-±1 start refused: %s", kd_last_error());
+    start[3] = 1;
+    opt.steps = 0;
+    kd_test(kd_flow_run(rbm, &lat, start, 1, &opt, &f) == KD_ERR_INVALID, "zero steps refused");
+    kd_rbm_free(rbm);
+}
+
+int main(void)
+{
+    test_stationary_distribution(KD_UNITS_SPIN, KD_UNITS_SPIN);
+    test_stationary_distribution(KD_UNITS_BINARY, KD_UNITS_BINARY);
+    test_stationary_distribution(KD_UNITS_SPIN, KD_UNITS_BINARY);
+    test_threads_and_mean_field();
+    test_bad_input();
+    return kd_test_done();
+}
