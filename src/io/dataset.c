@@ -174,12 +174,7 @@ static kd_status check_for_write(const char *path, const kd_dataset *d)
 
 static kd_status write_attributes(kd_h5 *f, const kd_dataset *d)
 {
-    const kd_lattice *lat = &d->lattice;
-    KD_CHECK(kd_h5_write_attr_string(f, "/", "lattice", kd_lattice_kind_name(lat->kind)));
-    KD_CHECK(kd_h5_write_attr_int64(f, "/", "L", lat->L));
-    KD_CHECK(kd_h5_write_attr_double(f, "/", "J", lat->J));
-    KD_CHECK(kd_h5_write_attr_double(f, "/", "field", lat->field));
-    KD_CHECK(kd_h5_write_attr_string(f, "/", "boundary", kd_boundary_name(lat->boundary)));
+    KD_CHECK(kd_h5_write_lattice(f, "/", &d->lattice));
     KD_CHECK(kd_h5_write_attr_string(f, "/", "algorithm", d->algorithm));
     KD_CHECK(kd_h5_write_attr_uint64(f, "/", "seed", d->seed));
     KD_CHECK(kd_h5_write_attr_string(f, "/", "burn_in", d->burn_in));
@@ -235,34 +230,6 @@ kd_status kd_dataset_write(const char *path, const kd_dataset *d)
 }
 
 /* ---- reading --------------------------------------------------------------------- */
-
-/* The lattice from the root attributes, validated. */
-static kd_status read_lattice(kd_h5 *f, kd_lattice *lat)
-{
-    char kind[32], boundary[32];
-    int64_t L;
-    KD_CHECK(kd_h5_read_attr_string(f, "/", "lattice", kind, sizeof kind));
-    if (kd_lattice_kind_parse(kind, &lat->kind) != KD_OK)
-        KD_FAIL(KD_ERR_FORMAT, "%s: attribute 'lattice' is '%s', expected 'chain' or 'square'",
-                f->path, kind);
-    KD_CHECK(kd_h5_read_attr_string(f, "/", "boundary", boundary, sizeof boundary));
-    if (kd_boundary_parse(boundary, &lat->boundary) != KD_OK)
-        KD_FAIL(KD_ERR_FORMAT,
-                "%s: attribute 'boundary' is '%s', expected 'periodic' or 'open'", f->path,
-                boundary);
-    KD_CHECK(kd_h5_read_attr_int64(f, "/", "L", &L));
-    int maxL = lat->kind == KD_LATTICE_SQUARE ? KD_LATTICE_MAX_L_SQUARE : KD_LATTICE_MAX_L_CHAIN;
-    if (L < 2 || L > maxL)
-        KD_FAIL(KD_ERR_FORMAT, "%s: attribute 'L' is %" PRId64 ", expected 2..%d for a %s", f->path,
-                L, maxL, kind);
-    lat->L = (int)L;
-    KD_CHECK(kd_h5_read_attr_double(f, "/", "J", &lat->J));
-    KD_CHECK(kd_h5_read_attr_double(f, "/", "field", &lat->field));
-    if (!isfinite(lat->J) || !isfinite(lat->field))
-        KD_FAIL(KD_ERR_FORMAT, "%s: attributes J = %g, field = %g, expected finite numbers",
-                f->path, lat->J, lat->field);
-    return KD_OK;
-}
 
 /* /spins: int8, rank and shape from the lattice attributes. *n receives the
  * number of configurations. */
@@ -430,7 +397,7 @@ static kd_status read_body(kd_h5 *f, int with_spins, kd_dataset **out)
     size_t n = 0, ntemps = 0;
     int nr = 0;
     *out = NULL;
-    KD_CHECK(read_lattice(f, &lat));
+    KD_CHECK(kd_h5_read_lattice(f, "/", &lat));
     KD_CHECK(check_spins_shape(f, &lat, &n));
     uint64_t ndim[1] = {n};
     const char *per_config = "one value per configuration of '/spins'";

@@ -41,6 +41,7 @@
 
 #include "io/atomic.h"
 #include "kadanoff/core.h"
+#include "kadanoff/ising.h"
 
 /* Element types of arrays, table columns and attributes.
  * KD_H5_SIZE is a size_t in memory stored as uint64 in the file. */
@@ -228,5 +229,12 @@ kd_status kd_h5_visit_attrs(kd_h5 *f, const char *obj, kd_h5_attr_fn fn, void *u
  * return from fn stops the iteration. */
 typedef int (*kd_h5_visit_fn)(const char *path, const kd_h5_shape *shape, void *user);
 kd_status kd_h5_visit(kd_h5 *f, kd_h5_visit_fn fn, void *user);
+
+/* ---- the Ising lattice as attributes ------------------------------------ */
+
+/* Attributes lattice ("chain"/"square"), L, J, field, boundary on `obj`. */
+kd_status kd_h5_write_lattice(kd_h5 *f, const char *obj, const kd_lattice *lat);
+/* Read and validate them (kind and boundary names, 2 <= L <= max, finite J, h). */
+kd_status kd_h5_read_lattice(kd_h5 *f, const char *obj, kd_lattice *lat);
 
 #endif
