@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L
 /*
  * The RBM flow. A sampled flow v -> h -> v is block Gibbs sampling, whose
  * stationary distribution is the RBM's own marginal p(v) = e^{-F(v)}/Z. On a
@@ -10,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kadanoff/kadanoff.h"
 #include "testing.h"
@@ -133,6 +135,72 @@ static void test_threads_and_mean_field(void)
     kd_rbm_free(rbm);
 }
 
+static void test_file_round_trip(void)
+{
+    const int L = 4, nv = 16;
+    kd_lattice lat = {KD_LATTICE_SQUARE, L, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
+    kd_rbm *rbm = make_rbm(KD_UNITS_SPIN, KD_UNITS_BINARY, nv, 5, 0.4, 9);
+    int8_t start[16 * 7];
+    memset(start, -1, sizeof start);
+    char dir[] = "/tmp/kd_flow_XXXXXX", path[64], bad[80];
+    if (!mkdtemp(dir))
+        return;
+    snprintf(path, sizeof path, "%s/f.h5", dir);
+    for (int mode = 0; mode < 2; mode++) {
+        kd_flow_options opt;
+        kd_flow_options_init(&opt);
+        opt.steps = 5;
+        opt.keep_every = 2;
+        opt.mode = (kd_flow_mode)mode;
+        kd_flow *f, *g = NULL;
+        kd_flow_run(rbm, &lat, start, 7, &opt, &f);
+        snprintf(f->rbm, sizeof f->rbm, "model.h5");
+        snprintf(f->start, sizeof f->start, "up");
+        f->readout = calloc(6, sizeof *f->readout);
+        f->nclasses = 2;
+        f->class_T = malloc(2 * sizeof(double));
+        f->probabilities = malloc(12 * sizeof(double));
+        for (int k = 0; k < 6; k++) {
+            f->readout[k] = (kd_flow_readout){k, 2.0 + k, 2.1, 0.01 * k, NAN, NAN, NAN, NAN};
+            f->probabilities[2 * k] = 0.25;
+            f->probabilities[2 * k + 1] = 0.75;
+        }
+        f->class_T[0] = 1.0;
+        f->class_T[1] = INFINITY;
+        kd_status st = kd_flow_write(path, f);
+        if (st == KD_OK)
+            st = kd_flow_read(path, &g);
+        int same = st == KD_OK && g->steps == 5 && g->chains == 7 && g->nkept == 4 &&
+                   g->mode == f->mode && !memcmp(g->kept_steps, f->kept_steps, 4 * sizeof(int)) &&
+                   !memcmp(g->energy, f->energy, 6 * 7 * sizeof(double)) &&
+                   !memcmp(g->correlation, f->correlation, 6 * (size_t)f->nr * sizeof(double)) &&
+                   !strcmp(g->rbm, "model.h5") && !strcmp(g->thermometer, "") &&
+                   g->nclasses == 2 && isinf(g->class_T[1]) && g->probabilities[11] == 0.75 &&
+                   g->readout && g->readout[5].step == 5 && g->readout[5].T_thermometer == 7.0 &&
+                   isnan(g->readout[5].T_abs_m) &&
+                   (mode == 0 ? !memcmp(g->spins, f->spins, 4 * 7 * 16)
+                              : !memcmp(g->values, f->values, 4 * 7 * 16 * sizeof(float)));
+        kd_test(same, "%s flow file round trip is exact: %s", kd_flow_mode_name((kd_flow_mode)mode),
+                st ? kd_last_error() : "ok");
+        kd_flow_free(f);
+        kd_flow_free(g);
+    }
+    /* a dataset is not a flow file */
+    kd_dataset *d;
+    kd_dataset_new(&d, &lat, 1, 0, 3);
+    memset(d->spins, 1, 16);
+    snprintf(bad, sizeof bad, "%s/d.h5", dir);
+    kd_dataset_write(bad, d);
+    kd_dataset_free(d);
+    kd_flow *g = NULL;
+    kd_test(kd_flow_read(bad, &g) == KD_ERR_FORMAT && !g && strstr(kd_last_error(), bad),
+            "a dataset file is refused as a flow: %s", kd_last_error());
+    remove(bad);
+    remove(path);
+    rmdir(dir);
+    kd_rbm_free(rbm);
+}
+
 static void test_bad_input(void)
 {
     kd_lattice lat = {KD_LATTICE_SQUARE, 4, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
@@ -162,6 +230,7 @@ int main(void)
     test_stationary_distribution(KD_UNITS_BINARY, KD_UNITS_BINARY);
     test_stationary_distribution(KD_UNITS_SPIN, KD_UNITS_BINARY);
     test_threads_and_mean_field();
+    test_file_round_trip();
     test_bad_input();
     return kd_test_done();
 }

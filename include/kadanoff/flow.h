@@ -46,6 +46,16 @@ typedef struct {
 /* Defaults: 40 steps, sampling, seed 1, keep every step. */
 void kd_flow_options_init(kd_flow_options *opt);
 
+/* Temperature readouts of one flow step (filled by the caller from
+ * kadanoff/thermometry.h; NaN where not measured). */
+typedef struct {
+    int64_t step;
+    double T_thermometer;          /* mean T under the averaged class probabilities */
+    double T_energy, T_energy_err; /* ⟨e⟩ matched to the exact e(T) of the lattice */
+    double T_abs_m, T_abs_m_err;   /* ⟨|m|⟩ matched to a reference curve */
+    double T_G, T_G_err;           /* G(r) matched to a reference curve */
+} kd_flow_readout;
+
 typedef struct {
     kd_lattice lattice;   /* geometry the configurations are measured on */
     kd_flow_mode mode;
@@ -61,7 +71,31 @@ typedef struct {
     int *kept_steps;       /* nkept step numbers, increasing */
     int8_t *spins;         /* nkept × chains × N (sample mode), else NULL */
     float *values;         /* nkept × chains × N (mean-field mode, spin scale), else NULL */
+
+    /* Optional, owned (freed by kd_flow_free): readouts per step and the
+     * thermometer's averaged class probabilities per step. */
+    kd_flow_readout *readout;  /* steps+1 rows, or NULL */
+    size_t nclasses;
+    double *class_T;           /* nclasses thermometer class temperatures */
+    double *probabilities;     /* (steps+1) × nclasses */
+
+    /* Provenance, stored as attributes of the flow file. */
+    char rbm[1024];            /* model file the flow ran with */
+    char start[1024];          /* "DATA.h5:T", "up" or "random" */
+    char thermometer[1024];    /* thermometer file of the readouts ("" if none) */
+    char command[2048];
 } kd_flow;
+
+/* ---- flow files (HDF5, format "kadanoff-flow"; docs/formats.md) ----------- */
+
+#define KD_FLOW_FORMAT "kadanoff-flow"
+#define KD_FLOW_FORMAT_VERSION 1
+
+/* Write atomically (temp file + rename); never leaves a partial file. */
+kd_status kd_flow_write(const char *path, const kd_flow *flow);
+/* Read and validate (shapes consistent with steps/chains/L, spins ±1, finite
+ * values, kept steps increasing within 0..steps). */
+kd_status kd_flow_read(const char *path, kd_flow **out);
 
 /* Run a flow of `chains` chains from the ±1 configurations `start`
  * (chains × N, N = kd_lattice_size(lat) = the RBM's n_v). */

@@ -35,6 +35,9 @@ void kd_flow_free(kd_flow *f)
     free(f->kept_steps);
     free(f->spins);
     free(f->values);
+    free(f->readout);
+    free(f->class_T);
+    free(f->probabilities);
     free(f);
 }
 
