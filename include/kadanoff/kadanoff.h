@@ -13,5 +13,6 @@
 #include "kadanoff/npy.h"
 #include "kadanoff/rbm.h"
 #include "kadanoff/flow.h"
+#include "kadanoff/rg.h"
 
 #endif
