@@ -14,5 +14,7 @@
 #include "kadanoff/rbm.h"
 #include "kadanoff/flow.h"
 #include "kadanoff/rg.h"
+#include "kadanoff/report.h"
+#include "kadanoff/weights.h"
 
 #endif
