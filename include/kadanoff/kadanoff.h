@@ -14,6 +14,8 @@
 #include "kadanoff/rbm.h"
 #include "kadanoff/flow.h"
 #include "kadanoff/rg.h"
+#include "kadanoff/nn.h"
+#include "kadanoff/thermometry.h"
 #include "kadanoff/report.h"
 #include "kadanoff/weights.h"
 
