@@ -2,7 +2,8 @@
  * kadanoff/dataset.h — labelled spin datasets in HDF5 (layout: docs/formats.md).
  *
  *   /spins          int8  (n, L) or (n, L, L), values ±1, chunked + deflate
- *   /temperature    float64 (n)       T of each configuration (inf allowed)
+ *   /temperature    float64 (n)       T of each configuration (inf allowed;
+ *                                     KD_TEMPERATURE_UNKNOWN for model samples)
  *   /energy         float64 (n)       H/N
  *   /magnetization  float64 (n)       Σs/N
  *   /summary        compound table, one row per temperature (kd_temp_summary)
@@ -31,6 +32,11 @@ extern "C" {
 
 #define KD_DATASET_FORMAT "kadanoff-dataset"
 #define KD_DATASET_FORMAT_VERSION 1
+
+/* Temperature label of configurations drawn from a trained model rather than
+ * at a temperature: allowed only when `algorithm` is "rbm-gibbs" or
+ * "dbn-gibbs" (kadanoff generate). */
+#define KD_TEMPERATURE_UNKNOWN (-1.0)
 
 typedef struct {
     kd_lattice lattice;

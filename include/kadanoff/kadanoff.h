@@ -12,6 +12,7 @@
 #include "kadanoff/sample.h"
 #include "kadanoff/npy.h"
 #include "kadanoff/rbm.h"
+#include "kadanoff/rbm_file.h"
 #include "kadanoff/flow.h"
 #include "kadanoff/rg.h"
 #include "kadanoff/nn.h"

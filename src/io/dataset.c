@@ -110,8 +110,15 @@ void kd_dataset_free(kd_dataset *d)
 
 /* ---- shared checks --------------------------------------------------------------- */
 
-/* A temperature is usable when T >= 0 (this also admits +inf, refuses NaN). */
-static int valid_temperature(double T) { return T >= 0; }
+/* A temperature is usable when T >= 0 (this also admits +inf, refuses NaN).
+ * Configurations drawn from a trained model (algorithm "rbm-gibbs" or
+ * "dbn-gibbs", written by `kadanoff generate`) have no temperature and carry
+ * KD_TEMPERATURE_UNKNOWN instead. */
+static int valid_temperature(double T, const char *algorithm)
+{
+    return T >= 0 || (T == KD_TEMPERATURE_UNKNOWN &&
+                      (!strcmp(algorithm, "rbm-gibbs") || !strcmp(algorithm, "dbn-gibbs")));
+}
 
 /* Index of the first spin that is not ±1, or count if all are. */
 static size_t first_bad_spin(const int8_t *s, size_t count)
@@ -161,12 +168,12 @@ static kd_status check_for_write(const char *path, const kd_dataset *d)
             KD_FAIL(KD_ERR_INVALID, "%s: provenance field '%s' is not a terminated string", path,
                     strings[i].name);
     for (size_t i = 0; i < d->n; i++)
-        if (!valid_temperature(d->temperature[i]))
+        if (!valid_temperature(d->temperature[i], d->algorithm))
             KD_FAIL(KD_ERR_INVALID,
                     "%s: configuration %zu has temperature %g, expected T >= 0 or +inf", path, i,
                     d->temperature[i]);
     for (size_t t = 0; t < d->ntemps; t++)
-        if (!valid_temperature(d->summary[t].T))
+        if (!valid_temperature(d->summary[t].T, ""))
             KD_FAIL(KD_ERR_INVALID, "%s: summary row %zu has temperature %g, expected T >= 0 or +inf",
                     path, t, d->summary[t].T);
     return KD_OK;
@@ -369,7 +376,7 @@ static kd_status check_values(kd_h5 *f, const kd_dataset *d)
                     f->path, d->spins[bad], bad / N, bad % N);
     }
     for (size_t i = 0; i < d->n; i++) {
-        if (!valid_temperature(d->temperature[i]))
+        if (!valid_temperature(d->temperature[i], d->algorithm))
             KD_FAIL(KD_ERR_FORMAT,
                     "%s: dataset '/temperature' has %g at configuration %zu, expected T >= 0 or "
                     "+inf",
@@ -384,7 +391,7 @@ static kd_status check_values(kd_h5 *f, const kd_dataset *d)
                     f->path, d->magnetization[i], i);
     }
     for (size_t t = 0; t < d->ntemps; t++)
-        if (!valid_temperature(d->summary[t].T))
+        if (!valid_temperature(d->summary[t].T, ""))
             KD_FAIL(KD_ERR_FORMAT,
                     "%s: dataset '/summary' has T = %g in row %zu, expected T >= 0 or +inf",
                     f->path, d->summary[t].T, t);

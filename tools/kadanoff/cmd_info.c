@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "io/dataset_io.h"
 #include "io/h5.h"
+#include "kadanoff/rbm_file.h"
 
 static void usage(FILE *f)
 {
@@ -17,8 +18,10 @@ static void usage(FILE *f)
             "Usage: kadanoff info [options] FILE\n\n"
             "Describe a kadanoff HDF5 file. For a dataset (format kadanoff-dataset): the\n"
             "lattice, couplings, sampling parameters, the temperatures with their number of\n"
-            "configurations and the per-temperature summary table. For any other kadanoff\n"
-            "format: its tag, its attributes and every group and array with its shape.\n\n"
+            "configurations and the per-temperature summary table. For a model (kadanoff-rbm,\n"
+            "kadanoff-dbn): its layers and unit types, training data, hyperparameters, epochs\n"
+            "done and the last monitors. For any other kadanoff format: its tag, its\n"
+            "attributes and every group and array with its shape.\n\n"
             "Options:\n"
             "  -q, --quiet     dataset: leave out the summary table\n"
             "  -v, --verbose   more messages\n"
@@ -182,6 +185,93 @@ static int describe_other(const char *cmd, kd_h5 *f, const char *format)
     return st == KD_OK ? CLI_OK : cli_fail_status(cmd, st);
 }
 
+/* ---- kadanoff-rbm and kadanoff-dbn ----------------------------------------------- */
+
+static void describe_record(const char *indent, const kd_rbm_record *rec)
+{
+    const kd_rbm *r = rec->rbm;
+    const unsigned fl = kd_rbm_flags(r);
+    printf("%smodel        RBM %d-%d, %s visible and %s hidden units, visible biases %s, hidden "
+           "biases %s\n",
+           indent, kd_rbm_nv(r), kd_rbm_nh(r), kd_units_name(kd_rbm_visible_units(r)),
+           kd_units_name(kd_rbm_hidden_units(r)), fl & KD_RBM_NO_VISIBLE_BIAS ? "off" : "on",
+           fl & KD_RBM_NO_HIDDEN_BIAS ? "off" : "on");
+    if (!rec->trained) {
+        printf("%straining     none recorded\n", indent);
+        return;
+    }
+    const kd_rbm_train_options *o = &rec->train;
+    printf("%straining     %s-%d, %s, lr %g (%s", indent, o->method == KD_RBM_PCD ? "PCD" : "CD",
+           o->k, o->optimizer == KD_RBM_ADAM ? "Adam" : "SGD", o->lr,
+           kd_rbm_schedule_name(o->schedule));
+    if (o->schedule == KD_RBM_LR_LINEAR)
+        printf(" to %g", o->lr_final);
+    else if (o->schedule == KD_RBM_LR_EXPONENTIAL)
+        printf(", decay %g", o->lr_decay);
+    if (o->optimizer == KD_RBM_ADAM)
+        printf("), beta1 %g, beta2 %g, eps %g", o->adam_beta1, o->adam_beta2, o->adam_eps);
+    else
+        printf("), momentum %g", o->momentum);
+    printf(", batch %zu, L1 %g, L2 %g\n", o->batch, o->l1, o->l2);
+    printf("%s             init %s sigma %g, validation %g, shuffle %s, seed %llu\n", indent,
+           kd_rbm_init_name(rec->init), rec->init_sigma, o->valid_fraction,
+           o->shuffle ? "on" : "off", (unsigned long long)o->seed);
+    printf("%sepochs       %llu of %llu done (%llu updates)\n", indent,
+           (unsigned long long)rec->epochs_done, (unsigned long long)o->epochs,
+           (unsigned long long)rec->updates);
+    if (rec->nhistory > 0) {
+        const kd_rbm_epoch_stats *h = &rec->history[rec->nhistory - 1];
+        printf("%slast epoch   recon %.4g, pseudo-LL %.4g per unit, <F> %.6g", indent,
+               h->recon_error, h->pll, h->free_energy);
+        if (!isnan(h->loglik))
+            printf(", exact ln Z %.6g, logL %.6g", h->log_z, h->loglik);
+        printf("\n");
+    }
+    if (rec->nais > 0) {
+        const kd_rbm_ais_stats *a = &rec->ais[rec->nais - 1];
+        printf("%slast AIS     epoch %llu: ln Z %.6g +- %.3g, logL %.6g\n", indent,
+               (unsigned long long)a->epoch, a->log_z, a->log_z_err, a->loglik);
+    }
+}
+
+static int describe_model(const char *path, const kd_rbm_file *rf, const kd_dbn_file *df)
+{
+    const kd_rbm_source *s = rf ? &rf->source : &df->source;
+    printf("%s: kadanoff %s model (format %s version 1), written by kadanoff %s\n", path,
+           rf ? "RBM" : "DBN", rf ? KD_RBM_FORMAT : KD_DBN_FORMAT, s->kadanoff_version);
+    printf("lattice      %s, L = %d (%zu spins), J = %g, h = %g, %s boundaries\n",
+           kd_lattice_kind_name(s->lattice.kind), s->lattice.L, kd_lattice_size(&s->lattice),
+           s->lattice.J, s->lattice.field, kd_boundary_name(s->lattice.boundary));
+    printf("data         %s: %llu configurations", *s->data ? s->data : "(unknown)",
+           (unsigned long long)s->rows);
+    if (*s->temps)
+        printf(", --temps %s", s->temps);
+    if (*s->exclude)
+        printf(", --exclude %s", s->exclude);
+    printf("\ntemperatures");
+    for (size_t i = 0; i < s->ntemperatures && i < 20; i++)
+        printf(" %g", s->temperatures[i]);
+    if (s->ntemperatures > 20)
+        printf(" ... (%zu in all)", s->ntemperatures);
+    printf("\n");
+    if (rf) {
+        describe_record("", rf->model);
+    } else {
+        printf("network      %d layers:", df->depth);
+        for (int l = 0; l < df->depth; l++)
+            printf("%s%d", l ? "-" : " ", kd_rbm_nv(df->layers[l]->rbm));
+        printf("-%d; layer l >= 1 trained on the up-pass %s of the layer below\n",
+               kd_rbm_nh(df->layers[df->depth - 1]->rbm),
+               df->propagate == KD_RBM_MEAN ? "means" : "samples");
+        for (int l = 0; l < df->depth; l++) {
+            printf("layer %d\n", l);
+            describe_record("  ", df->layers[l]);
+        }
+    }
+    printf("command      %s\n", *s->command ? s->command : "(unknown)");
+    return CLI_OK;
+}
+
 int cmd_info(int argc, char **argv)
 {
     const char *cmd = "info";
@@ -222,6 +312,21 @@ int cmd_info(int argc, char **argv)
         if (st != KD_OK)
             return cli_fail_status(cmd, st);
         return describe_dataset(cmd, path, version);
+    }
+    if (!strcmp(format, KD_RBM_FORMAT) || !strcmp(format, KD_DBN_FORMAT)) {
+        kd_rbm_file *rf;
+        kd_dbn_file *df;
+        st = kd_model_file_read(path, &rf, &df);
+        if (st == KD_OK) {
+            kd_h5_close(f);
+            rc = describe_model(path, rf, df);
+            kd_rbm_file_free(rf);
+            kd_dbn_file_free(df);
+            return rc;
+        }
+        /* a damaged model: say why, then list what is there */
+        fprintf(stderr, "kadanoff %s: warning: not a valid %s file: %s\n", cmd, format,
+                kd_last_error());
     }
     rc = describe_other(cmd, f, format);
     kd_h5_close(f);
