@@ -86,6 +86,17 @@ typedef struct {
     char command[2048];
 } kd_flow;
 
+/* Fill flow->readout for every step (and the thermometer's averaged class
+ * probabilities when `thermometer` is given): kept steps are measured with `t`
+ * (kadanoff/thermometry.h: thermometer, exact energy, reference curves; for
+ * mean-field flows on the real-valued states); other steps get T_energy from
+ * the recorded energies when the lattice has an exact e(T). t may be NULL
+ * (energy estimates only). Replaces earlier readouts. */
+struct kd_thermometry;
+struct kd_thermometer;
+kd_status kd_flow_measure(kd_flow *flow, const struct kd_thermometry *t,
+                          const struct kd_thermometer *thermometer);
+
 /* ---- flow files (HDF5, format "kadanoff-flow"; docs/formats.md) ----------- */
 
 #define KD_FLOW_FORMAT "kadanoff-flow"

@@ -616,8 +616,8 @@ static kd_status read_hyper(kd_h5 *f, const char *g, kd_rbm_record *rec)
     t->schedule = (kd_rbm_schedule)s;
     rec->init = (kd_rbm_init)in;
     KD_CHECK(kd_h5_read_attr_uint64(f, g, "epochs", &t->epochs));
-    if (t->epochs < 1 || t->epochs > MAX_EPOCHS)
-        KD_FAIL(KD_ERR_FORMAT, "%s: attribute 'epochs' of '%s' is %" PRIu64 ", expected 1 to 2^24",
+    if (t->epochs > MAX_EPOCHS)
+        KD_FAIL(KD_ERR_FORMAT, "%s: attribute 'epochs' of '%s' is %" PRIu64 ", expected 0 to 2^24",
                 f->path, g, t->epochs);
     KD_CHECK(kd_h5_read_attr_uint64(f, g, "seed", &t->seed));
     KD_CHECK(kd_h5_read_attr_uint64(f, g, "epochs_done", &rec->epochs_done));

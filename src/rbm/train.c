@@ -67,9 +67,8 @@ static kd_status check_options(const kd_rbm_train_options *o)
         KD_FAIL(KD_ERR_INVALID, "CD-k with k = %d, expected 1 to 10^6", o->k);
     if (o->batch < 1 || o->batch > ((size_t)1 << 24))
         KD_FAIL(KD_ERR_INVALID, "batch size %zu, expected 1 to 2^24", o->batch);
-    if (o->epochs < 1)
-        KD_FAIL(KD_ERR_INVALID, "planned epochs %llu, expected >= 1",
-                (unsigned long long)o->epochs);
+    /* epochs = 0 is allowed: a trainer that is never stepped (the model stays
+     * as initialised, e.g. a random-weight control written with its options) */
     if (o->optimizer != KD_RBM_SGD && o->optimizer != KD_RBM_ADAM)
         KD_FAIL(KD_ERR_INVALID, "unknown optimiser %d, expected SGD or Adam", (int)o->optimizer);
     if (!(o->lr > 0) || !isfinite(o->lr))

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -210,4 +211,35 @@ void cli_join_args(int argc, char **argv, char *buf, size_t size)
             break;
         used += (size_t)w;
     }
+}
+
+int cli_run(double *seconds, char *const *args)
+{
+    int argc = 0;
+    while (args[argc])
+        argc++;
+    const cli_command *c = argc ? cli_find_command(args[0]) : NULL;
+    if (!c) {
+        fprintf(stderr, "kadanoff: internal error: no command '%s'\n", argc ? args[0] : "");
+        return CLI_FAILURE;
+    }
+    /* getopt may permute argv: give it a private copy (argv[-1] = "kadanoff",
+     * as the commands record the full command line) */
+    char **argv = calloc((size_t)argc + 2, sizeof *argv);
+    if (!argv)
+        return CLI_FAILURE;
+    argv[0] = "kadanoff";
+    for (int i = 0; i < argc; i++)
+        argv[i + 1] = args[i];
+    int quiet = cli_quiet, verbose = cli_verbose;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = c->run(argc, argv + 1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cli_quiet = quiet;
+    cli_verbose = verbose;
+    if (seconds)
+        *seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    free(argv);
+    return rc;
 }

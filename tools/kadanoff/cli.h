@@ -20,6 +20,15 @@ typedef struct {
     int (*run)(int argc, char **argv); /* argv[0] is the command name */
 } cli_command;
 
+/* The command of that name in the table (main.c), or NULL. */
+const cli_command *cli_find_command(const char *name);
+
+/* Run `kadanoff ARGS...` in this process (args[0] is the command name, NULL-
+ * terminated list), as a step of a larger job such as `reproduce`. Returns the
+ * command's exit status; *seconds (may be NULL) receives its wall time. The
+ * quiet/verbose flags are restored afterwards. */
+int cli_run(double *seconds, char *const *args);
+
 /* Set by the common options -q/--quiet and --verbose of every command. */
 extern int cli_quiet;
 extern int cli_verbose;

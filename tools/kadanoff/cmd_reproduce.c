@@ -1,8 +1,81 @@
-/* Placeholder until the command is implemented. */
+/* kadanoff reproduce — run a paper's study end to end and write a report. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "cli.h"
+#include "reproduce.h"
+
+typedef struct {
+    const char *name;
+    const char *description;
+    int (*run)(const char *dir, int quick, uint64_t seed);
+} study;
+
+static const study studies[] = {
+    {"iso2018", "Iso, Shiba & Yokoo 2018: RBM flow toward T_c, thermometer vs physics",
+     reproduce_iso2018},
+};
+static const size_t nstudies = sizeof studies / sizeof studies[0];
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: kadanoff reproduce STUDY [--quick] [-o DIR] [--seed N] [--threads N] [-q]\n\n"
+               "Runs every stage of a paper's study as kadanoff commands, writes every\n"
+               "intermediate file, the figures (data + gnuplot script + PNG/SVG), DIR/report.html\n"
+               "(self-contained) and DIR/report.md, and DIR/commands.sh with the exact commands.\n\n"
+               "Studies:\n");
+    for (size_t i = 0; i < nstudies; i++)
+        fprintf(f, "  %-10s %s\n", studies[i].name, studies[i].description);
+    fprintf(f, "\nOptions:\n"
+               "  --quick           reduced sizes (about a minute on 2 cores)\n"
+               "  -o, --output DIR  output directory (default: kadanoff-STUDY)\n"
+               "  --seed N          random seed of every stage (default 1)\n"
+               "  --threads N       OpenMP threads (default: all cores); results do not depend on it\n"
+               "  -q, --quiet       no progress and no summary table\n"
+               "  -h, --help        this help\n");
+}
 
 int cmd_reproduce(int argc, char **argv)
 {
-    (void)argc;
-    return cli_fail(argv[0], "not implemented yet");
+    const char *cmd = "reproduce", *dir = NULL;
+    static const struct option opts[] = {
+        {"quick", no_argument, 0, 1},   {"output", required_argument, 0, 'o'},
+        {"seed", required_argument, 0, 2}, {"threads", required_argument, 0, 3},
+        {"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, 'h'},  {0, 0, 0, 0}};
+    int quick = 0, c, rc;
+    uint64_t seed = 1;
+    long v;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
+        rc = CLI_OK;
+        switch (c) {
+        case 1: quick = 1; break;
+        case 'o': dir = optarg; break;
+        case 2: rc = cli_parse_u64(cmd, "--seed", optarg, &seed); break;
+        case 3:
+            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
+            kd_set_threads((int)v);
+            break;
+        default:
+            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
+                return rc;
+            rc = CLI_OK;
+        }
+        if (rc != CLI_OK)
+            return rc;
+    }
+    if (optind >= argc)
+        return cli_usage_error(cmd, "which study? (e.g. kadanoff reproduce iso2018)");
+    if (argc - optind > 1)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    for (size_t i = 0; i < nstudies; i++)
+        if (!strcmp(argv[optind], studies[i].name)) {
+            char def[64];
+            snprintf(def, sizeof def, "kadanoff-%s", studies[i].name);
+            return studies[i].run(dir ? dir : def, quick, seed);
+        }
+    return cli_usage_error(cmd, "unknown study '%s'", argv[optind]);
 }

@@ -27,6 +27,14 @@ static const cli_command commands[] = {
 };
 static const size_t ncommands = sizeof commands / sizeof commands[0];
 
+const cli_command *cli_find_command(const char *name)
+{
+    for (size_t i = 0; i < ncommands; i++)
+        if (!strcmp(name, commands[i].name))
+            return &commands[i];
+    return NULL;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -56,11 +64,11 @@ int main(int argc, char **argv)
         printf("kadanoff %s\n", kd_version());
         return CLI_OK;
     }
-    for (size_t i = 0; i < ncommands; i++)
-        if (!strcmp(name, commands[i].name)) {
-            cli_setup_logging();
-            return commands[i].run(argc - 1, argv + 1);
-        }
+    const cli_command *c = cli_find_command(name);
+    if (c) {
+        cli_setup_logging();
+        return c->run(argc - 1, argv + 1);
+    }
     fprintf(stderr, "kadanoff: unknown command '%s'\n", name);
     fprintf(stderr, "Try 'kadanoff --help' for the list of commands.\n");
     return CLI_USAGE;

@@ -99,7 +99,8 @@ static int apply_one(const char *cmd, int id, const char *arg, rbmcli_layer *L)
         t->k = (int)v;
         break;
     case RO_EPOCHS:
-        rc = cli_parse_long(cmd, opt, arg, 1, 1L << 24, &v);
+        /* 0 writes the initialised, untrained model (e.g. a random-weight control) */
+        rc = cli_parse_long(cmd, opt, arg, 0, 1L << 24, &v);
         t->epochs = (uint64_t)v;
         break;
     case RO_BATCH:
@@ -264,7 +265,7 @@ void rbmcli_train_help(FILE *f, int per_layer)
     fprintf(f,
         "Training (defaults in brackets%s):\n"
         "  --cd K | --pcd K         CD-k, or persistent CD with --batch chains [--cd 1]\n"
-        "  --epochs N               total epochs [100]\n"
+        "  --epochs N               total epochs [100]; 0 writes the initialised model\n"
         "  --batch N                rows per minibatch [100]\n"
         "  --lr X                   learning rate [0.01]\n"
         "  --lr-schedule S          constant | linear:FINAL (from --lr to FINAL over the\n"

@@ -1,0 +1,153 @@
+/* Recorded in-process command sequences (see job.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "job.h"
+
+int job_start(job *j, const char *cmd, const char *dir)
+{
+    memset(j, 0, sizeof *j);
+    if (snprintf(j->dir, sizeof j->dir, "%s", dir) >= (int)sizeof j->dir)
+        return cli_fail(cmd, "directory name too long: '%s'", dir);
+    kd_status st = kd_report_mkdir(dir);
+    if (st != KD_OK)
+        return cli_fail_status(cmd, st);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/commands.sh.tmp", dir);
+    j->script = fopen(path, "w");
+    if (!j->script)
+        return cli_fail(cmd, "cannot write '%s': %s", path, strerror(errno));
+    fprintf(j->script, "#!/bin/sh\n# The commands that produced the files in this directory,\n"
+                       "# in order, as run by kadanoff %s. Paths are as given: rerun from the\n"
+                       "# working directory the reproduction was started in.\nset -e\n",
+            kd_version());
+    return CLI_OK;
+}
+
+int job_finish(job *j, const char *cmd)
+{
+    char tmp[4200], path[4200];
+    snprintf(tmp, sizeof tmp, "%s/commands.sh.tmp", j->dir);
+    snprintf(path, sizeof path, "%s/commands.sh", j->dir);
+    int bad = fclose(j->script) != 0;
+    j->script = NULL;
+    if (bad || rename(tmp, path) != 0) {
+        remove(tmp);
+        return cli_fail(cmd, "cannot write '%s': %s", path, strerror(errno));
+    }
+    return CLI_OK;
+}
+
+static const char *pool_add(job *j, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    if (j->used + n > sizeof j->pool)
+        return "";
+    char *p = j->pool + j->used;
+    memcpy(p, s, n);
+    j->used += n;
+    return p;
+}
+
+const char *job_fmt(job *j, const char *fmt, ...)
+{
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return pool_add(j, buf);
+}
+
+const char *job_path(job *j, const char *name) { return job_fmt(j, "%s/%s", j->dir, name); }
+
+/* Single-quote an argument for sh when it contains anything unusual. */
+static void quote(char *out, size_t size, const char *arg)
+{
+    int plain = *arg != '\0';
+    for (const char *p = arg; *p; p++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:,=+", *p))
+            plain = 0;
+    if (plain) {
+        snprintf(out, size, "%s", arg);
+        return;
+    }
+    size_t k = 0;
+    if (k + 1 < size)
+        out[k++] = '\'';
+    for (const char *p = arg; *p && k + 5 < size; p++) {
+        if (*p == '\'') {
+            memcpy(out + k, "'\\''", 4);
+            k += 4;
+        } else {
+            out[k++] = *p;
+        }
+    }
+    if (k + 1 < size)
+        out[k++] = '\'';
+    out[k] = '\0';
+}
+
+int job_run(job *j, const char *name, ...)
+{
+    char *args[128];
+    int n = 0;
+    va_list ap;
+    va_start(ap, name);
+    for (const char *a; n < 127 && (a = va_arg(ap, const char *));)
+        args[n++] = (char *)a;
+    va_end(ap);
+    args[n] = NULL;
+    job_stage *s = j->nstages < JOB_MAX_STAGES ? &j->stages[j->nstages++] : &j->stages[JOB_MAX_STAGES - 1];
+    snprintf(s->name, sizeof s->name, "%s", name);
+    size_t len = (size_t)snprintf(s->command, sizeof s->command, "kadanoff");
+    for (int i = 0; i < n && len < sizeof s->command; i++) {
+        char q[1024];
+        quote(q, sizeof q, args[i]);
+        len += (size_t)snprintf(s->command + len, sizeof s->command - len, " %s", q);
+    }
+    fprintf(j->script, "%s\n", s->command);
+    fflush(j->script);
+    if (!cli_quiet)
+        fprintf(stderr, "kadanoff reproduce: %s ...\n", name);
+    int rc = cli_run(&s->seconds, args);
+    if (rc != CLI_OK)
+        fprintf(stderr, "kadanoff reproduce: stage '%s' failed (exit %d): %s\n", name, rc, s->command);
+    return rc;
+}
+
+double job_seconds(const job *j, const char *prefix)
+{
+    double t = 0;
+    for (int i = 0; i < j->nstages; i++)
+        if (!strncmp(j->stages[i].name, prefix, strlen(prefix)))
+            t += j->stages[i].seconds;
+    return t;
+}
+
+void job_report(const job *j, kd_report *r)
+{
+    static const char *const header[] = {"stage", "wall time (s)"};
+    kd_report_table_begin(r, 2, header, "Wall time of every stage on this machine.");
+    for (int i = 0; i < j->nstages; i++)
+        kd_report_table_rowf(r, "%s\t%.2f", j->stages[i].name, j->stages[i].seconds);
+    kd_report_table_rowf(r, "total\t%.2f", job_seconds(j, ""));
+    kd_report_paragraph(r, "The exact commands, in order (also in commands.sh):");
+    size_t size = 0;
+    for (int i = 0; i < j->nstages; i++)
+        size += strlen(j->stages[i].command) + 1;
+    char *text = malloc(size + 1);
+    if (!text)
+        return;
+    text[0] = '\0';
+    for (int i = 0; i < j->nstages; i++) {
+        strcat(text, j->stages[i].command);
+        strcat(text, "\n");
+    }
+    kd_report_code(r, text);
+    free(text);
+}
