@@ -207,7 +207,7 @@ static void test_sliced_gemm(void)
             for (int i = 0; i < M * N; i++)
                 C[i] = 1.0f;
             kd_set_threads(2);
-            kd_nn_sgemm(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
+            kd_sgemm(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
                         0.5f, A, ta ? M : K, B, tb ? K : N, 2.0f, C, N);
             kd_set_threads(0);
             double worst = 0.0;

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "kadanoff/rng.h"
+#include "core/gemm.h"
 #include "nn/nn_internal.h"
 
 void kd_thermometer_params_init(kd_thermometer_params *p)
@@ -282,47 +283,6 @@ void kd_nn_work_free(kd_nn_work *w)
     memset(w, 0, sizeof *w);
 }
 
-/* ---- sliced products ------------------------------------------------------- */
-
-static void blas_serial(void)
-{
-#ifdef OPENBLAS_VERSION
-    /* OpenBLAS's threaded sgemm splits the K sums differently for different
-     * thread counts (not bit-reproducible); our slices use the OpenMP threads. */
-    if (openblas_get_num_threads() != 1)
-        openblas_set_num_threads(1);
-#endif
-}
-
-/* Slices from the shape alone: one below 2^20 multiply-adds (waking threads
- * costs more than it saves: the 100×100×64 products of a default thermometer
- * ran 1.4× slower on 2 threads with 2^18), else one per 2^20, at most 8, and
- * at least 16 rows of C each. */
-static int gemm_slices(int M, int N, int K)
-{
-    double work = (double)M * N * K;
-    if (work < 1048576.0)
-        return 1;
-    int p = work / 1048576.0 > 8 ? 8 : (int)(work / 1048576.0);
-    if (p > M / 16)
-        p = M / 16;
-    return p < 1 ? 1 : p;
-}
-
-void kd_nn_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
-                 const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
-{
-    blas_serial();
-    const int p = gemm_slices(M, N, K);
-#pragma omp parallel for schedule(static, 1) if (p > 1)
-    for (int s = 0; s < p; s++) {
-        int s0 = (int)((long long)M * s / p), s1 = (int)((long long)M * (s + 1) / p);
-        const float *As = ta == CblasTrans ? A + s0 : A + (size_t)s0 * (size_t)lda;
-        cblas_sgemm(CblasRowMajor, ta, tb, s1 - s0, N, K, alpha, As, lda, B, ldb, beta,
-                    C + (size_t)s0 * (size_t)ldc, ldc);
-    }
-}
-
 /* ---- forward and backward ------------------------------------------------------ */
 
 /* Row `row` of the data as floats into out; KD_ERR_INVALID on a bad entry. */
@@ -405,7 +365,7 @@ double kd_nn_forward(const kd_thermometer *th, kd_nn_work *w, int count, const i
         /* Z = A W + 1 bᵀ: broadcast the bias, then accumulate the product (β = 1). */
         for (int k = 0; k < count; k++)
             memcpy(Z + (size_t)k * (size_t)n_out, b, (size_t)n_out * sizeof(float));
-        kd_nn_sgemm(CblasNoTrans, CblasNoTrans, count, n_out, n_in, 1.0f, w->act[l - 1], n_in,
+        kd_sgemm(CblasNoTrans, CblasNoTrans, count, n_out, n_in, 1.0f, w->act[l - 1], n_in,
                     th->param + th->w_off[l], n_out, 1.0f, Z, n_out);
         if (l < th->nlayers)
             act->forward(Z, (size_t)count * (size_t)n_out);
@@ -466,7 +426,7 @@ void kd_nn_backward(const kd_thermometer *th, kd_nn_work *w, int count, const in
         float *gW = w->grad + th->w_off[l], *gb = w->grad + th->b_off[l];
         d = w->delta[cur];
         /* ∂J/∂W_l = A_{l-1}ᵀ δ_l + λ W_l */
-        kd_nn_sgemm(CblasTrans, CblasNoTrans, n_in, n_out, count, 1.0f, w->act[l - 1], n_in, d,
+        kd_sgemm(CblasTrans, CblasNoTrans, n_in, n_out, count, 1.0f, w->act[l - 1], n_in, d,
                     n_out, 0.0f, gW, n_out);
         if (l2 != 0.0) {
             const float lf = (float)l2;
@@ -483,7 +443,7 @@ void kd_nn_backward(const kd_thermometer *th, kd_nn_work *w, int count, const in
         if (l > 1) {
             /* δ_{l-1} = (δ_l W_lᵀ) ⊙ f'(z_{l-1}) */
             float *dn = w->delta[1 - cur];
-            kd_nn_sgemm(CblasNoTrans, CblasTrans, count, n_in, n_out, 1.0f, d, n_out, W, n_out,
+            kd_sgemm(CblasNoTrans, CblasTrans, count, n_in, n_out, 1.0f, d, n_out, W, n_out,
                         0.0f, dn, n_in);
             act->backward(w->act[l - 1], dn, (size_t)count * (size_t)n_in);
             cur = 1 - cur;

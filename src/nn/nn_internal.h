@@ -13,6 +13,7 @@
 
 #include <cblas.h>
 
+#include "core/gemm.h"
 #include "kadanoff/nn.h"
 
 #define KD_NN_MAX_LAYERS (KD_NN_MAX_HIDDEN + 1)
@@ -97,10 +98,7 @@ typedef struct {
 kd_status kd_nn_work_init(kd_nn_work *w, const kd_thermometer *th, int rows, int with_grad);
 void kd_nn_work_free(kd_nn_work *w);
 
-/* Row-major C = alpha·op(A)·op(B) + beta·C, cut into slices of rows of C whose
- * number depends only on (M, N, K); one single-threaded BLAS call per slice. */
-void kd_nn_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
-                 const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* Products: kd_sgemm from core/gemm.h (thread-count-independent slicing). */
 
 /* Symmetry transformations of the training rows, indexed by used row (either
  * pointer may be NULL): flip[r] != 0 negates every spin; shift[r] = dx + L·dy

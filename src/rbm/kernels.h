@@ -9,6 +9,7 @@
 
 #include <cblas.h>
 
+#include "core/gemm.h"
 #include "kadanoff/rbm.h"
 
 /* Words 4·block .. 4·(block+nblocks)-1 of Philox stream (seed, stream): the
@@ -39,13 +40,5 @@ void kd_row_sample(kd_units u, int n, const float *act, const float *bias, uint6
 void kd_row_mean_sample(kd_units u, int n, const float *act, const float *bias, float scale,
                         uint64_t seed, uint64_t stream, uint64_t block, float *mean_out,
                         float *sample_out);
-
-/* Row-major C = alpha·op(A)·op(B) + beta·C, cut into a number of slices that
- * depends only on (M, N, K); each slice is one single-threaded BLAS call and
- * the slices run on OpenMP threads. Bit-identical for any thread count. */
-void kd_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
-              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
-void kd_dgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, double alpha,
-              const double *A, int lda, const double *B, int ldb, double beta, double *C, int ldc);
 
 #endif
