@@ -71,7 +71,9 @@ void kd_ising_correlation_real(const kd_lattice *lat, const float *v, double *G)
 typedef enum {
     KD_ALGO_METROPOLIS = 0, /* checkerboard (sublattice) Metropolis */
     KD_ALGO_HEATBATH = 1,   /* checkerboard heat-bath (Glauber) */
-    KD_ALGO_WOLFF = 2       /* Wolff single-cluster; h = 0 only */
+    KD_ALGO_WOLFF = 2,      /* Wolff single-cluster; h = 0 only */
+    KD_ALGO_MULTISPIN = 3   /* checkerboard Metropolis of 64-replica bit-packed groups
+                             * (kadanoff/multispin.h; kd_sample only, not kd_sampler) */
 } kd_algorithm;
 
 const char *kd_algorithm_name(kd_algorithm a);

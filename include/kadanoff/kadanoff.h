@@ -10,6 +10,7 @@
 #include "kadanoff/observables.h"
 #include "kadanoff/dataset.h"
 #include "kadanoff/sample.h"
+#include "kadanoff/multispin.h"
 #include "kadanoff/npy.h"
 #include "kadanoff/rbm.h"
 #include "kadanoff/rbm_file.h"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "ising/multispin_sample.h"
 #include "kadanoff/observables.h"
 #include "kadanoff/rng.h"
 #include "kadanoff/sample.h"
@@ -180,6 +181,14 @@ static kd_status run_chain(const kd_sample_params *p, size_t ti, int c, size_t r
     return KD_OK;
 }
 
+/* ---- multispin hook (the runner is in multispin_sample.c) ---- */
+static int multispin_poll(void *ctx, size_t add)
+{
+    report(ctx, add);
+    return cancelled(ctx);
+}
+/* ---- end of multispin hook ---- */
+
 static kd_status check_params(const kd_sample_params *p)
 {
     KD_CHECK(kd_lattice_validate(&p->lattice));
@@ -240,6 +249,20 @@ kd_status kd_sample(const kd_sample_params *p, kd_dataset **out)
     }
     progress_state ps = {p, nt * per, 0, -1.0, 0};
 
+    /* ---- multispin hook: the C chains of a temperature are the replicas of one
+     * bit-packed object (multispin_sample.c), filling the same rows. With fewer
+     * temperatures than threads, each object splits its rows over the threads
+     * instead; the result is the same. ---- */
+    if (p->algorithm == KD_ALGO_MULTISPIN) {
+#pragma omp parallel for schedule(dynamic, 1) if (nt >= (size_t)kd_get_threads())
+        for (size_t t = 0; t < nt; t++) {
+            kd_ms_sample_info mi;
+            status[t * C] = kd_multispin_sample_temperature(p, t, d, &mi, multispin_poll, &ps);
+            for (size_t c = 0; c < C; c++)
+                info[t * C + c] = (chain_info){mi.burn_in, mi.interval, mi.tau, mi.acceptance,
+                                               mi.stationary};
+        }
+    } else /* ---- end of multispin hook ---- */
     /* One task per (temperature, chain); chain c of temperature t fills rows
      * t·per + [c·per/C, (c+1)·per/C). */
 #pragma omp parallel for schedule(dynamic, 1)

@@ -1,0 +1,143 @@
+/*
+ * The body of the AVX2 row kernel (internal), included twice by
+ * multispin_avx2.c: with the BMI2 instructions pdep/pext, and with their
+ * portable equivalents for CPUs where BMI2 is missing or slow. Define before
+ * including: KD_MS_ROW_NAME, KD_MS_ROW_TARGET (the function attributes),
+ * KD_MS_PDEP(src, mask) and KD_MS_PEXT_NOT(w, u) (= pext(w, ~u)).
+ *
+ * Groups g..g+3 of one row: kd_ms_row_groups, four groups per vector. The head
+ * blocks of a chunk of sites are generated first (several Philox chains in
+ * flight); the tail digits run in lockstep over the four groups, each with its
+ * own stream position (a group with no undecided lane draws nothing).
+ */
+KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const philox_keys *pk,
+                                                int y, int parity, uint64_t h, size_t g,
+                                                uint64_t *accepted)
+{
+    const int L = ms->L;
+    const size_t G = ms->Gs; /* stride */
+    uint64_t *restrict s = ms->s;
+    const size_t row = (size_t)y * (size_t)L;
+    const size_t up = (size_t)((y + L - 1) % L) * (size_t)L, down = (size_t)((y + 1) % L) * (size_t)L;
+    const __m256i afm = _mm256_set1_epi64x((long long)ms->afm);
+    const __m256i real = _mm256_set_epi64x(g + 3 < ms->G ? -1 : 0, g + 2 < ms->G ? -1 : 0,
+                                           g + 1 < ms->G ? -1 : 0, -1);
+    const __m256i always8 = LOAD(ms->always + g), always4 = LOAD(ms->always + G + g);
+    const __m256i maybe8 = LOAD(ms->maybe + g), maybe4 = LOAD(ms->maybe + G + g);
+    const __m256i slo = LOAD(ms->stream_lo + g), shi = LOAD(ms->stream_hi + g);
+    const uint64_t *P = ms->pbits + g;
+    __m256i head[CHUNK][4]; /* words of the head blocks q = 0, 1 of each site */
+    uint64_t count = 0;
+    const int x0 = (y + parity) & 1, nsites = (L - x0 + 1) / 2;
+    for (int j0 = 0; j0 < nsites; j0 += CHUNK) {
+        const int nj = nsites - j0 < CHUNK ? nsites - j0 : CHUNK;
+        /* the chunk's head blocks, two sites per batch (for an odd count the
+         * last batch computes a site past the end, unused) */
+        for (int j = 0; j < nj; j += 2) {
+            const uint64_t b0 = kd_ms_site_block(ms, h, row + (size_t)(x0 + 2 * (j0 + j)));
+            const __m256i hb[4] = {_mm256_set1_epi64x((long long)b0), _mm256_set1_epi64x((long long)(b0 + 1)),
+                                   _mm256_set1_epi64x((long long)(b0 + KD_MS_BLOCKS)),
+                                   _mm256_set1_epi64x((long long)(b0 + KD_MS_BLOCKS + 1))};
+            __m256i w[8];
+            philox_lanes(4, hb, slo, shi, pk, w);
+            for (int k = 0; k < 4; k++) {
+                head[j][k] = w[k];
+                if (j + 1 < CHUNK)
+                    head[j + 1][k] = w[4 + k];
+            }
+        }
+        for (int j = 0; j < nj; j++) {
+            const int x = x0 + 2 * (j0 + j);
+            const size_t i = row + (size_t)x;
+            const size_t xl = (size_t)(x > 0 ? x - 1 : L - 1), xr = (size_t)(x + 1 < L ? x + 1 : 0);
+            uint64_t *si = s + i * G + g;
+            const __m256i sv = LOAD(si);
+            const __m256i d0 = _mm256_xor_si256(_mm256_xor_si256(sv, LOAD(s + (row + xl) * G + g)), afm);
+            const __m256i d1 = _mm256_xor_si256(_mm256_xor_si256(sv, LOAD(s + (row + xr) * G + g)), afm);
+            const __m256i d2 = _mm256_xor_si256(_mm256_xor_si256(sv, LOAD(s + (up + (size_t)x) * G + g)), afm);
+            const __m256i d3 = _mm256_xor_si256(_mm256_xor_si256(sv, LOAD(s + (down + (size_t)x) * G + g)), afm);
+            const __m256i a = _mm256_xor_si256(d0, d1), b = _mm256_and_si256(d0, d1);
+            const __m256i c = _mm256_xor_si256(d2, d3), e = _mm256_and_si256(d2, d3);
+            const __m256i any = _mm256_or_si256(_mm256_or_si256(d0, d1), _mm256_or_si256(d2, d3));
+            const __m256i one = _mm256_andnot_si256(_mm256_or_si256(b, e), _mm256_xor_si256(a, c));
+            /* zero = ~any; moves of neither class are always accepted */
+            __m256i flip = _mm256_andnot_si256(one, any);
+            flip = _mm256_or_si256(flip, _mm256_andnot_si256(any, always8));
+            flip = _mm256_or_si256(flip, _mm256_and_si256(one, always4));
+            const __m256i k8 = _mm256_andnot_si256(any, maybe8), k4 = _mm256_and_si256(one, maybe4);
+            __m256i und = _mm256_or_si256(k8, k4), acc = _mm256_setzero_si256(), used[KD_MS_HEAD];
+            for (unsigned r = 0; r < KD_MS_HEAD; r++) {
+                used[r] = und;
+                round_avx2(P, G, r, head[j][r], k8, k4, &und, &acc);
+            }
+            /* tail, a digit of four rounds at a time (kd_ms_decide); the four
+             * groups in lockstep, each with its own stream position */
+            if (!ISZERO(und)) {
+                const uint64_t blk = kd_ms_site_block(ms, h, i);
+                uint64_t lo[4], hi[4], u3[4], u2[4], w3[4], w2[4];
+                unsigned m[4];
+                STORE(u3, used[3]);
+                STORE(u2, used[2]);
+                STORE(w3, head[j][3]);
+                STORE(w2, head[j][2]);
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++)
+                    kd_ms_tail_window(KD_MS_PEXT_NOT(w3[k], u3[k]), 64 - (unsigned)_mm_popcnt_u64(u3[k]),
+                                      KD_MS_PEXT_NOT(w2[k], u2[k]), 64 - (unsigned)_mm_popcnt_u64(u2[k]),
+                                      &lo[k], &hi[k], &m[k]);
+                unsigned p[4] = {0, 0, 0, 0};
+                for (unsigned r = KD_MS_HEAD; r < KD_MS_ROUNDS && !ISZERO(und); r += KD_MS_DIGIT) {
+                    uint64_t uk[4], src[4];
+                    unsigned n[4];
+                    int fast = 1;
+                    STORE(uk, und);
+#pragma GCC unroll 4
+                    for (int k = 0; k < 4; k++) {
+                        n[k] = (unsigned)_mm_popcnt_u64(uk[k]);
+                        fast &= p[k] + KD_MS_DIGIT * n[k] <= m[k] && KD_MS_DIGIT * n[k] <= 64;
+                        src[k] = p[k] < 128 ? kd_ms_take128(lo[k], hi[k], p[k]) : 0; /* used if fast */
+                    }
+                    if (fast) {
+                        /* usual case: each group's digit bits in one read of its window;
+                         * round d takes the d-th n bits */
+#pragma GCC unroll 8
+                        for (int d = 0; d < KD_MS_DIGIT; d++) {
+                            const __m256i w = _mm256_set_epi64x(
+                                (long long)KD_MS_PDEP(src[3] >> ((unsigned)d * n[3]), uk[3]),
+                                (long long)KD_MS_PDEP(src[2] >> ((unsigned)d * n[2]), uk[2]),
+                                (long long)KD_MS_PDEP(src[1] >> ((unsigned)d * n[1]), uk[1]),
+                                (long long)KD_MS_PDEP(src[0] >> ((unsigned)d * n[0]), uk[0]));
+                            round_avx2(P, G, r + (unsigned)d, w, k8, k4, &und, &acc);
+                        }
+                    } else {
+                        uint64_t dw[KD_MS_DIGIT][4];
+                        for (int k = 0; k < 4; k++)
+                            for (int d = 0; d < KD_MS_DIGIT; d++) {
+                                const unsigned q = p[k] + (unsigned)d * n[k];
+                                dw[d][k] = KD_MS_PDEP(q + n[k] <= m[k] ? kd_ms_take128(lo[k], hi[k], q)
+                                                                       : kd_ms_tail_read(ms, g + (size_t)k, blk,
+                                                                                         lo[k], hi[k], m[k], q),
+                                                      uk[k]);
+                            }
+                        for (int d = 0; d < KD_MS_DIGIT; d++)
+                            round_avx2(P, G, r + (unsigned)d,
+                                       _mm256_set_epi64x((long long)dw[d][3], (long long)dw[d][2],
+                                                         (long long)dw[d][1], (long long)dw[d][0]),
+                                       k8, k4, &und, &acc);
+                    }
+                    for (int k = 0; k < 4; k++)
+                        p[k] += KD_MS_DIGIT * n[k];
+                }
+            }
+            flip = _mm256_or_si256(flip, acc);
+            STORE(si, _mm256_xor_si256(sv, flip));
+            const __m256i seen = _mm256_and_si256(flip, real); /* padding groups are not counted */
+            count += (uint64_t)_mm_popcnt_u64((uint64_t)_mm256_extract_epi64(seen, 0)) +
+                     (uint64_t)_mm_popcnt_u64((uint64_t)_mm256_extract_epi64(seen, 1)) +
+                     (uint64_t)_mm_popcnt_u64((uint64_t)_mm256_extract_epi64(seen, 2)) +
+                     (uint64_t)_mm_popcnt_u64((uint64_t)_mm256_extract_epi64(seen, 3));
+        }
+    }
+    *accepted += count;
+}
+

@@ -1,0 +1,250 @@
+/* The multi-spin object shared by its kernels (internal; see kadanoff/multispin.h). */
+#ifndef KD_ISING_MULTISPIN_INTERNAL_H
+#define KD_ISING_MULTISPIN_INTERNAL_H
+
+#include <stdint.h>
+
+#include <Random123/philox.h>
+
+#include "kadanoff/multispin.h"
+
+/* Bit-serial rounds of one decision (u and thr have 32 bits); the first
+ * KD_MS_HEAD of them take whole words from the site's own Philox blocks, the
+ * later ones come KD_MS_DIGIT at a time from the site's tail stream. */
+#ifndef KD_MS_DIGIT
+#define KD_MS_DIGIT 7 /* one digit decides a lane with probability 1 - 2^-7 */
+#endif
+enum { KD_MS_ROUNDS = 32, KD_MS_HEAD = 4 };
+_Static_assert((KD_MS_ROUNDS - KD_MS_HEAD) % KD_MS_DIGIT == 0, "digits must end at round 32");
+
+struct kd_multispin;
+/* Update the sites of one parity in row y during half-sweep h, for groups
+ * [g0, g1); add the number of accepted flips (of real replicas) to *accepted.
+ * Rows of one parity are independent, and so are groups. */
+typedef void (*kd_ms_row_fn)(const struct kd_multispin *ms, int y, int parity, uint64_t h,
+                             size_t g0, size_t g1, uint64_t *accepted);
+
+typedef struct {
+    const char *name;
+    kd_ms_row_fn row;
+    int (*supported)(void);
+    unsigned unit; /* groups per call unit: 1 (real groups only) or 4 (padded vectors) */
+} kd_ms_kernel;
+
+struct kd_multispin {
+    kd_lattice lat;
+    int L;
+    size_t N, G;          /* sites, groups of 64 replicas */
+    size_t Gs;            /* storage stride: G rounded up to a multiple of 4 (the vector
+                           * kernel also updates the padding groups, which nobody sees) */
+    double *T;            /* temperature of each group */
+    uint64_t seed, stream;
+    philox4x32_key_t key;
+    uint64_t *s;          /* N·Gs words, s[i·Gs + g]: bit r = (spin of replica 64g + r is +1) */
+    /* Per group and class c: always[c·Gs + g] = ~0 if the move is always accepted
+     * (threshold 2^32), maybe[c·Gs + g] = ~0 if it needs random bits (0 < thr <
+     * 2^32); neither: never accepted. pbits[(b·2 + c)·Gs + g] = ~0 if bit 31 - b of
+     * the 32-bit threshold is set (round b compares that bit). */
+    uint64_t *always, *maybe, *pbits;
+    /* The two 32-bit halves of each group's stream number, for vector loads. */
+    uint64_t *stream_lo, *stream_hi;
+    uint64_t afm;         /* 0 for J >= 0, ~0 for J < 0 (a bond is unsatisfied when parallel) */
+    uint64_t halfsweeps;  /* half-sweeps done: the h of the stream layout */
+    uint64_t inits;       /* start configurations drawn so far */
+    uint64_t attempts, accepted;
+    int threads;
+    const kd_ms_kernel *kernel;
+};
+
+extern const kd_ms_kernel kd_ms_kernel_portable;
+#if defined(__x86_64__)
+#define KD_MS_HAVE_AVX2 1
+extern const kd_ms_kernel kd_ms_kernel_avx2, kd_ms_kernel_avx2_soft;
+#endif
+
+/* Philox blocks per site and half-sweep: 2 head blocks and up to 14 tail
+ * blocks (the tail draws at most 28 rounds × 64 bits = 28 words). Site i in
+ * half-sweep h owns blocks 16 (h N/2 + i/2) + q, q = 0..15 (the lower half of
+ * the counter; see kadanoff/multispin.h). Start configurations use indices
+ * >= 2^63. Decision classes: class 0 = no unsatisfied bond (ΔE = 8|J|),
+ * class 1 = one (ΔE = 4|J|). */
+enum { KD_MS_BLOCKS = 16 };
+static inline uint64_t kd_ms_site_block(const struct kd_multispin *ms, uint64_t h, size_t i)
+{
+    return (h * (ms->N / 2) + i / 2) * KD_MS_BLOCKS;
+}
+
+/* Population count (SWAR: portable code is built without the popcnt instruction). */
+static inline unsigned kd_ms_popcount(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ULL);
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+    return (unsigned)((x * 0x0101010101010101ULL) >> 56);
+}
+
+/* Classify the moves of 64 replicas at a site with spins s and neighbours
+ * n0..n3: d_k = 1 where bond k is unsatisfied. zero: no unsatisfied bond
+ * (ΔE = 8|J|); one: exactly one (ΔE = 4|J|); every other move lowers or keeps
+ * the energy. With a = d0^d1, b = d0&d1 (the 2-bit count of the first pair)
+ * and c, e likewise, the count is 1 iff exactly one pair counts 1 and neither
+ * counts 2. */
+static inline void kd_ms_classify(uint64_t s, uint64_t n0, uint64_t n1, uint64_t n2, uint64_t n3,
+                                  uint64_t afm, uint64_t *zero, uint64_t *one)
+{
+    uint64_t d0 = s ^ n0 ^ afm, d1 = s ^ n1 ^ afm, d2 = s ^ n2 ^ afm, d3 = s ^ n3 ^ afm;
+    uint64_t a = d0 ^ d1, b = d0 & d1, c = d2 ^ d3, e = d2 & d3;
+    *zero = ~(d0 | d1 | d2 | d3);
+    *one = (a ^ c) & ~(b | e);
+}
+
+/* The two words of Philox block `b` of group g: (v0 | v1 << 32, v2 | v3 << 32). */
+static inline void kd_ms_block_words(const struct kd_multispin *ms, size_t g, uint64_t b, uint64_t *w)
+{
+    philox4x32_ctr_t c = {{(uint32_t)b, (uint32_t)(b >> 32), (uint32_t)ms->stream_lo[g],
+                           (uint32_t)ms->stream_hi[g]}};
+    philox4x32_ctr_t o = philox4x32(c, ms->key);
+    w[0] = o.v[0] | (uint64_t)o.v[1] << 32;
+    w[1] = o.v[2] | (uint64_t)o.v[3] << 32;
+}
+
+/* The tail stream of one group at one site: first the bits of head word w3
+ * that round 3 did not examine (lanes not in U3, the lanes undecided when round
+ * 3 began), packed in lane order; then those of w2 (lanes not in U2); then the
+ * words of the site's tail blocks blk+2, blk+3, ... (two words each, least
+ * significant bit first). Unexamined bits are as good as fresh ones; the
+ * blocks are rarely needed. The first m = m3 + m2 bits (<= 128) form the window
+ * lo, hi; kd_ms_take128 reads it, kd_ms_tail_read (multispin_portable.c) reads
+ * any position. */
+static inline void kd_ms_tail_window(uint64_t a, unsigned m3, uint64_t b, unsigned m2, uint64_t *lo,
+                                     uint64_t *hi, unsigned *m)
+{
+    /* a has m3 <= 64 bits, b has m2 <= 64 bits (64 only for a group without a
+     * tail, whose window is never read) */
+    __extension__ typedef unsigned __int128 u128;
+    const u128 w = (u128)a | ((u128)b << m3);
+    *lo = (uint64_t)w;
+    *hi = (uint64_t)(w >> 64);
+    *m = m3 + m2;
+}
+
+static inline uint64_t kd_ms_take128(uint64_t lo, uint64_t hi, unsigned p)
+{
+    __extension__ typedef unsigned __int128 u128;
+    return (uint64_t)((((u128)hi << 64) | lo) >> p);
+}
+
+/* 64 bits of the tail stream from position p (window of m bits, then blocks). */
+uint64_t kd_ms_tail_read(const struct kd_multispin *ms, size_t g, uint64_t blk, uint64_t lo,
+                         uint64_t hi, unsigned m, unsigned p);
+
+/* pext(w, ~u): the bits of w outside the set bits of u, packed downwards in
+ * order (the BMI2 instruction pext with the mask ~u). u is sparse here: each
+ * of its bits, from the highest, is deleted by shifting the bits above it down. */
+static inline uint64_t kd_ms_pext_not(uint64_t w, uint64_t u)
+{
+    while (u) {
+        const unsigned k = 63 - (unsigned)__builtin_clzll(u);
+        const uint64_t below = ((uint64_t)1 << k) - 1;
+        w = (w & below) | ((w >> 1) & ~below);
+        u &= below;
+    }
+    return w;
+}
+
+/* Deposit the low bits of src at the set bits of mask, lowest first (the BMI2
+ * instruction pdep). Tail masks are sparse, so the loop is short. */
+static inline uint64_t kd_ms_pdep(uint64_t src, uint64_t mask)
+{
+    uint64_t r = 0;
+    for (; mask; mask &= mask - 1, src >>= 1)
+        r |= (mask & (0 - mask)) & (0 - (src & 1));
+    return r;
+}
+
+/* Round b of the bit-serial comparison u < thr for the undecided lanes `und`
+ * (lanes k8 compare with the class-0 threshold, k4 with class 1): bit b of u is
+ * the lane's bit of w; thr's bit is pb. A lane is decided at the first bit
+ * where they differ: accepted if u's bit is 0 and thr's is 1. */
+static inline void kd_ms_round(const uint64_t *P, size_t G, unsigned b, uint64_t w, uint64_t k8,
+                               uint64_t k4, uint64_t *und, uint64_t *acc)
+{
+    uint64_t pb = (k8 & P[2 * b * G]) | (k4 & P[(2 * b + 1) * G]);
+    *acc |= *und & pb & ~w;
+    *und &= ~(w ^ pb);
+}
+
+/* The portable decision for group g at a site whose blocks start at blk:
+ * lanes k8 (class 0) and k4 (class 1) need random bits; returns the accepted
+ * lanes. Rounds 0-3 (the head) take the four words of head blocks blk, blk+1.
+ * The tail then proceeds a digit of D = KD_MS_DIGIT rounds at a time: with U
+ * the undecided lanes and n = |U|, round d of the digit (d = 0..D-1) gets the
+ * tail-stream bits p + d n .. p + d n + n - 1 deposited at the lanes of U in
+ * order (pdep), where p counts the bits drawn so far; then the D rounds run
+ * and p grows by D n. So the tail draws bits only for lanes undecided at the
+ * start of a digit, and one digit almost always finishes the site. */
+static inline uint64_t kd_ms_decide(const struct kd_multispin *ms, size_t g, uint64_t blk,
+                                    uint64_t k8, uint64_t k4)
+{
+    const size_t G = ms->Gs; /* table stride */
+    const uint64_t *P = ms->pbits + g;
+    uint64_t w[4], used[4], und = k8 | k4, acc = 0;
+    kd_ms_block_words(ms, g, blk, w);
+    kd_ms_block_words(ms, g, blk + 1, w + 2);
+    for (unsigned b = 0; b < KD_MS_HEAD; b++) {
+        used[b] = und;
+        kd_ms_round(P, G, b, w[b], k8, k4, &und, &acc);
+    }
+    if (!und)
+        return acc;
+    uint64_t lo, hi;
+    unsigned m, p = 0;
+    kd_ms_tail_window(kd_ms_pext_not(w[3], used[3]), 64 - kd_ms_popcount(used[3]),
+                      kd_ms_pext_not(w[2], used[2]), 64 - kd_ms_popcount(used[2]), &lo, &hi, &m);
+    for (unsigned b = KD_MS_HEAD; und && b < KD_MS_ROUNDS; b += KD_MS_DIGIT) {
+        const unsigned n = kd_ms_popcount(und);
+        uint64_t d[KD_MS_DIGIT] = {0};
+        if (p + KD_MS_DIGIT * n <= m && KD_MS_DIGIT * n <= 64) {
+            /* usual case: the digit's bits in one read; lane k of U (in order)
+             * gets bits k, n + k, 2n + k, ... of it (pdep of each plane) */
+            const uint64_t src = kd_ms_take128(lo, hi, p);
+            uint64_t rest = und;
+            for (unsigned k = 0; rest; k++, rest &= rest - 1) {
+                const uint64_t lane = rest & (0 - rest);
+                for (unsigned j = 0; j < KD_MS_DIGIT; j++)
+                    d[j] |= lane & (0 - ((src >> (j * n + k)) & 1));
+            }
+        } else {
+            for (unsigned j = 0; j < KD_MS_DIGIT; j++) {
+                const unsigned q = p + j * n;
+                d[j] = kd_ms_pdep(q + n <= m ? kd_ms_take128(lo, hi, q) : kd_ms_tail_read(ms, g, blk, lo, hi, m, q),
+                                  und);
+            }
+        }
+        p += KD_MS_DIGIT * n;
+        for (unsigned k = 0; k < KD_MS_DIGIT; k++)
+            kd_ms_round(P, G, b + k, d[k], k8, k4, &und, &acc);
+    }
+    return acc; /* lanes undecided after 32 rounds have u = thr: rejected */
+}
+
+/* One site of group g with the portable logic: returns the new spin word. */
+static inline uint64_t kd_ms_site(const struct kd_multispin *ms, size_t g, uint64_t blk, uint64_t s,
+                                  uint64_t n0, uint64_t n1, uint64_t n2, uint64_t n3)
+{
+    const size_t G = ms->Gs; /* table stride */
+    uint64_t zero, one;
+    kd_ms_classify(s, n0, n1, n2, n3, ms->afm, &zero, &one);
+    uint64_t flip = ~(zero | one) | (zero & ms->always[g]) | (one & ms->always[G + g]);
+    uint64_t k8 = zero & ms->maybe[g], k4 = one & ms->maybe[G + g];
+    if (k8 | k4)
+        flip |= kd_ms_decide(ms, g, blk, k8, k4);
+    return s ^ flip;
+}
+
+/* The portable kernel for groups [g0, g1) of row y (multispin_portable.c). */
+void kd_ms_row_groups(const struct kd_multispin *ms, int y, int parity, uint64_t h, size_t g0,
+                      size_t g1, uint64_t *accepted);
+
+
+#endif
