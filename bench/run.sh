@@ -12,9 +12,17 @@ out=$here/RESULTS.md
   echo "Absolute numbers on a shared machine are noisy: compare the ratios, which are"
   echo "measured in the same process."
   echo
-  echo "## Ising Monte Carlo (\`$build/bench_ising\`)"
+  echo "## Ising Monte Carlo, scalar kernels (\`$build/bench/bench_ising\`)"
   echo
-  "$build/bench_ising" "${KADANOFF_BENCH_MAX_L:-256}"
+  "$build/bench/bench_ising" "${KADANOFF_BENCH_MAX_L:-256}"
+  echo
+  echo "## Multi-spin Ising Monte Carlo, independent replicas (\`$build/bench/bench_multispin\`)"
+  echo
+  "$build/bench/bench_multispin" "${KADANOFF_BENCH_MULTISPIN_MAX_L:-1024}"
+  echo
+  echo "## RBM CD-1 training (\`$build/bench/bench_rbm\`)"
+  echo
+  "$build/bench/bench_rbm"
 } > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "wrote $out"
