@@ -18,7 +18,11 @@
  * Reproducibility: chain c of temperature T uses Philox stream
  * mix(bits of T, c) of the seed, and writes to fixed rows of the output, so the
  * dataset depends only on the parameters and the seed, not on the number of
- * threads, nor on which other temperatures are in the list.
+ * threads, nor on which other temperatures are in the list. With
+ * KD_ALGO_MULTISPIN the chains of a temperature are the replicas of one
+ * multi-spin object whose streams start at mix(bits of T, 0) (see
+ * kadanoff/multispin.h); its burn-in and interval use the replica-averaged
+ * energy.
  */
 #ifndef KADANOFF_SAMPLE_H
 #define KADANOFF_SAMPLE_H
