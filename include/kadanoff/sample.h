@@ -20,9 +20,9 @@
  * dataset depends only on the parameters and the seed, not on the number of
  * threads, nor on which other temperatures are in the list. With
  * KD_ALGO_MULTISPIN the chains of a temperature are the replicas of one
- * multi-spin object whose streams start at mix(bits of T, 0) (see
- * kadanoff/multispin.h); its burn-in and interval use the replica-averaged
- * energy.
+ * multi-spin object; its group g uses stream (mix(bits of T, 0) with the low
+ * 20 bits cleared) + g (src/ising/multispin_sample.c), and its burn-in and
+ * interval use the replica-averaged energy.
  */
 #ifndef KADANOFF_SAMPLE_H
 #define KADANOFF_SAMPLE_H
