@@ -23,6 +23,10 @@ out=$here/RESULTS.md
   echo "## RBM CD-1 training (\`$build/bench/bench_rbm\`)"
   echo
   "$build/bench/bench_rbm"
+  echo
+  echo "## End to end (\`bench/end_to_end.sh\`)"
+  echo
+  bash "$here/end_to_end.sh" "$build"
 } > "$out.tmp"
 mv "$out.tmp" "$out"
 echo "wrote $out"
