@@ -5,5 +5,6 @@
 #include <stdint.h>
 
 int reproduce_iso2018(const char *dir, int quick, uint64_t seed);
+int reproduce_mehta2014(const char *dir, int quick, uint64_t seed);
 
 #endif
