@@ -512,6 +512,26 @@ static void test_dbn(void)
     for (int k = 0; k < 10; k++)
         pm &= s1[k] == 1.0f || s1[k] == -1.0f;
     kd_test(pm && memcmp(s1, s2, sizeof s1) == 0, "DBN sampled up pass: ±1 values, reproducible");
+    /* level 3 into a heap buffer of exactly width(0) × width(3), so the sanitizer
+     * build catches any write beyond it (the intermediate products are wider) */
+    {
+        kd_rbm *r3 = make_model(5, 3, KD_UNITS_SPIN, KD_UNITS_SPIN, 0, 0.3, 0.1, 44);
+        kd_test(kd_dbn_push(dbn, r3) == KD_OK, "DBN push 12-8-5-3");
+        float *rf3 = malloc(12 * 3 * sizeof *rf3);
+        kd_dbn_receptive_fields(dbn, 3, rf3);
+        double d3 = 0;
+        for (int i = 0; i < 12; i++)
+            for (int m = 0; m < 3; m++) {
+                double s3 = 0;
+                for (int j = 0; j < 8; j++)
+                    for (int k = 0; k < 5; k++)
+                        s3 += (double)kd_rbm_weights(r1)[i * 8 + j] * kd_rbm_weights(r2)[j * 5 + k] *
+                              kd_rbm_weights(r3)[k * 3 + m];
+                d3 = fmax(d3, fabs(s3 - rf3[i * 3 + m]));
+            }
+        kd_test(d3 < 1e-6, "receptive fields of level 3 equal W1·W2·W3 (|diff| %.2g)", d3);
+        free(rf3);
+    }
     kd_dbn_free(dbn);
     kd_dbn_free(NULL);
 }

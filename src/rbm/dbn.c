@@ -163,21 +163,26 @@ kd_status kd_dbn_receptive_fields(const kd_dbn *dbn, int level, float *out)
     KD_CHECK(check_level(dbn, level, 1));
     int w0 = kd_dbn_width(dbn, 0);
     size_t mw = (size_t)max_width(dbn, level);
-    float *tmp = malloc((size_t)w0 * mw * sizeof *tmp);
-    if (!tmp)
+    /* F_1 = W_1; F_l = F_{l-1} W_l, ping-ponging between two scratch buffers of
+     * the widest level, then copying the result: `out` only holds
+     * width(0) × width(level), smaller than the intermediate products (writing
+     * them into `out` overran it for odd levels >= 3). */
+    float *bufs[2] = {malloc((size_t)w0 * mw * sizeof(float)), malloc((size_t)w0 * mw * sizeof(float))};
+    if (!bufs[0] || !bufs[1]) {
+        free(bufs[0]);
+        free(bufs[1]);
         KD_FAIL(KD_ERR_NOMEM, "out of memory for receptive fields");
-    /* F_1 = W_1; F_l = F_{l-1} W_l, ping-ponging between out and tmp so that the
-     * last product lands in out */
-    float *bufs[2] = {out, tmp};
-    int cur = (level - 1) % 2 == 0 ? 0 : 1;
+    }
+    int cur = 0;
     memcpy(bufs[cur], dbn->layers[0]->w, (size_t)w0 * (size_t)dbn->layers[0]->nh * sizeof(float));
-    kd_blas_serial();
     for (int l = 1; l < level; l++) {
         const kd_rbm *r = dbn->layers[l];
         kd_sgemm(CblasNoTrans, CblasNoTrans, w0, r->nh, r->nv, 1.0f, bufs[cur], r->nv, r->w, r->nh,
                  0.0f, bufs[1 - cur], r->nh);
         cur = 1 - cur;
     }
-    free(tmp);
+    memcpy(out, bufs[cur], (size_t)w0 * (size_t)kd_dbn_width(dbn, level) * sizeof(float));
+    free(bufs[0]);
+    free(bufs[1]);
     return KD_OK;
 }
