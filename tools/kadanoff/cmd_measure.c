@@ -201,19 +201,10 @@ int cmd_measure(int argc, char **argv)
             rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
             kd_set_threads((int)v);
             break;
-        case 'q':
-            cli_quiet = 1;
-            break;
-        case 'v':
-            cli_verbose++;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_OK;
-        case ':':
-            return cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
+                return rc;
+            rc = CLI_OK;
         }
         if (rc != CLI_OK)
             return rc;

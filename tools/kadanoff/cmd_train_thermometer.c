@@ -250,19 +250,10 @@ int cmd_train_thermometer(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
-        case 'q':
-            cli_quiet = 1;
-            break;
-        case 'v':
-            cli_verbose++;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_OK;
-        case ':':
-            return cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
         default:
-            return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
+                return rc;
+            rc = CLI_OK;
         }
         if (rc != CLI_OK)
             return rc;
