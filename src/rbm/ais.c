@@ -79,7 +79,6 @@ kd_status kd_rbm_ais(const kd_rbm *rbm, const kd_ais_options *opt, kd_ais_result
             v[(size_t)r * snv + (size_t)i] =
                 kd_rng_uniform(&rng[r]) < kd_rbm_prob_up(rbm->vis, aa[i]) ? 1.0 : down_v;
     }
-    kd_blas_serial();
     double beta_prev = 0;
     for (int k = 1; k <= K; k++) {
         double beta = opt->betas ? opt->betas[k] : (double)k / (double)K;

@@ -25,7 +25,7 @@ void kd_cd_work_free(kd_cd_work *w);
  * Chain c draws from stream (seed, stream0 + c), blocks in order: hidden,
  * then k × (visible, hidden) (the last hidden layer is a mean, no draws).
  * Writes w->grad = ⟨v E[h|v]⟩_rows - ⟨v_k E[h|v_k]⟩_chains (W, a, b; zero
- * for disabled biases). Call kd_blas_serial() first. */
+ * for disabled biases). */
 void kd_cd_gradient(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t C, int k, int persistent,
                     uint64_t seed, uint64_t stream0);
 

@@ -40,7 +40,6 @@ kd_status kd_rbm_free_energy_data(const kd_rbm *rbm, const kd_rbm_data *data, do
         KD_FAIL(KD_ERR_NOMEM, "out of memory for free energies of an RBM %d-%d", nv, nh);
     }
     double *xd = vd + (size_t)EVAL_ROWS * (size_t)nv, *fr = xd + (size_t)EVAL_ROWS * (size_t)nh;
-    kd_blas_serial();
     double sum = 0;
     for (size_t r0 = 0; r0 < data->n; r0 += EVAL_ROWS) {
         int m = data->n - r0 < EVAL_ROWS ? (int)(data->n - r0) : EVAL_ROWS;
@@ -92,7 +91,6 @@ kd_status kd_rbm_pseudo_loglik(const kd_rbm *rbm, const kd_rbm_data *data, int u
         KD_FAIL(KD_ERR_NOMEM, "out of memory for the pseudo-likelihood of an RBM %d-%d", nv, nh);
     }
     double *xd = vd + (size_t)EVAL_ROWS * (size_t)nv, *pr = xd + (size_t)EVAL_ROWS * (size_t)nh;
-    kd_blas_serial();
     int failed = 0;
     double sum = 0;
     int count = units ? units : nv;
@@ -174,7 +172,6 @@ kd_status kd_rbm_reconstruction_error(const kd_rbm *rbm, const kd_rbm_data *data
         KD_FAIL(KD_ERR_NOMEM, "out of memory for the reconstruction error of an RBM %d-%d", nv, nh);
     }
     float *h = v + (size_t)EVAL_ROWS * (size_t)nv, *y = h + (size_t)EVAL_ROWS * (size_t)nh;
-    kd_blas_serial();
     double sum = 0;
     for (size_t r0 = 0; r0 < data->n; r0 += EVAL_ROWS) {
         int m = data->n - r0 < EVAL_ROWS ? (int)(data->n - r0) : EVAL_ROWS;

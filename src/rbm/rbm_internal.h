@@ -83,8 +83,6 @@ static inline double kd_rbm_down_value(kd_units u) { return u == KD_UNITS_SPIN ?
 #define KD_CLONES
 #endif
 
-/* Switch OpenBLAS to one thread (see rbm.h); called by every function that
- * multiplies matrices, before its first product. */
-void kd_blas_serial(void);
+/* kd_blas_serial, kd_sgemm, kd_dgemm: core/gemm.h */
 
 #endif

@@ -55,7 +55,6 @@ kd_status kd_rbm_up(const kd_rbm *rbm, const float *v, size_t n, kd_rbm_mode mod
     KD_CHECK(check_rows(n, mode));
     if (n == 0)
         return KD_OK;
-    kd_blas_serial();
     up_rows(rbm, v, n, mode, seed, stream, 0, h);
     return KD_OK;
 }
@@ -66,7 +65,6 @@ kd_status kd_rbm_down(const kd_rbm *rbm, const float *h, size_t n, kd_rbm_mode m
     KD_CHECK(check_rows(n, mode));
     if (n == 0)
         return KD_OK;
-    kd_blas_serial();
     down_rows(rbm, h, n, mode, seed, stream, 0, v);
     return KD_OK;
 }
@@ -82,7 +80,6 @@ static kd_status chain_steps(const kd_rbm *rbm, float *v, size_t n, int steps, k
     float *hb = h ? h : malloc(n * (size_t)rbm->nh * sizeof(float));
     if (!hb)
         KD_FAIL(KD_ERR_NOMEM, "out of memory for %zu hidden rows of %d units", n, rbm->nh);
-    kd_blas_serial();
     uint64_t blk = 0;
     for (int s = 0; s < steps; s++) {
         up_rows(rbm, v, n, mode, seed, stream, blk, hb);
@@ -119,7 +116,6 @@ kd_status kd_rbm_cd_gradient(const kd_rbm *rbm, const kd_rbm_data *data, int k, 
     KD_CHECK(kd_cd_work_init(&w, rbm, data->n, data->n));
     for (size_t r = 0; r < data->n; r++)
         kd_rbm_data_row(data, rbm->vis, rbm->nv, r, w.v + r * (size_t)rbm->nv);
-    kd_blas_serial();
     kd_cd_gradient(&w, rbm, data->n, data->n, k, 0, seed, kd_rbm_stream(KD_RBM_STREAM_GIBBS, 0, 0));
     size_t nw = (size_t)rbm->nv * (size_t)rbm->nh;
     if (dW)

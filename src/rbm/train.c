@@ -442,7 +442,6 @@ kd_status kd_rbm_trainer_monitor(kd_rbm_trainer *t, kd_rbm_epoch_stats *stats)
     stats_clear(&s);
     s.epoch = t->epoch;
     s.lr = learning_rate(&t->opt, t->epoch);
-    kd_blas_serial();
     kd_status st = monitor(t, &s);
     *stats = s;
     return st;
@@ -479,7 +478,6 @@ kd_status kd_rbm_trainer_epoch(kd_rbm_trainer *t, kd_rbm_epoch_stats *stats)
     kd_rbm_data rows = t->train;
     rows.rows = t->perm;
 
-    kd_blas_serial();
     kd_status st = KD_OK;
     for (size_t q = 0; q < nb; q++) {
         size_t r0 = q * B, bq = ntrain - r0 < B ? ntrain - r0 : B;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/gemm.h"
 #include "kadanoff/weights.h"
 
 /* Largest matrix side accepted (a 46341² float matrix would pass 8 GB). */
@@ -34,6 +35,7 @@ kd_status kd_weights_gram(const float *W, int nv, int nh, float *G)
     KD_CHECK(check_shape("W Wᵀ", nv, nh));
     /* G = W Wᵀ: upper triangle by ssyrk (C := alpha A Aᵀ + beta C with A = W,
      * n_v × n_h, "no transpose"), then mirrored. */
+    kd_blas_serial(); /* single-threaded BLAS: same bits for any --threads */
     cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, nv, nh, 1.0f, W, nh, 0.0f, G, nv);
     for (int i = 0; i < nv; i++)
         for (int k = 0; k < i; k++)
@@ -52,6 +54,7 @@ kd_status kd_weights_singular_values(const float *W, int nv, int nh, float *s)
     memcpy(copy, W, count * sizeof *copy);
     /* jobz = 'N': singular values only, U and Vᵀ are not referenced (LAPACKE
      * still checks that their leading dimensions are valid for the shape). */
+    kd_blas_serial(); /* OpenBLAS's LAPACK threads too */
     lapack_int info = LAPACKE_sgesdd(LAPACK_ROW_MAJOR, 'N', nv, nh, copy, nh, s, NULL, nv, NULL, nh);
     free(copy);
     if (info != 0)
@@ -89,6 +92,7 @@ kd_status kd_weights_eigen(const float *A, int n, float *values, float *vectors)
     if (!a && !(a = malloc(nn * sizeof *a)))
         KD_FAIL(KD_ERR_NOMEM, "eigen-decomposition: out of memory for a %d × %d matrix", n, n);
     memcpy(a, A, nn * sizeof *a);
+    kd_blas_serial(); /* OpenBLAS's LAPACK threads too */
     lapack_int info = LAPACKE_ssyevd(LAPACK_ROW_MAJOR, vectors ? 'V' : 'N', 'U', n, a, n, values);
     if (info != 0) {
         if (!vectors)
@@ -183,6 +187,7 @@ kd_status kd_weights_correlation(const int8_t *spins, size_t n, int N, int conne
         KD_FAIL(KD_ERR_NOMEM, "correlation matrix: out of memory for %d × %d matrices", N, N);
     }
     kd_status st = KD_OK;
+    kd_blas_serial(); /* single-threaded BLAS: same bits for any --threads */
     for (size_t r0 = 0; r0 < n && st == KD_OK; r0 += block) {
         size_t rows = n - r0 < block ? n - r0 : block;
         const int8_t *src = spins + r0 * (size_t)N;
