@@ -261,8 +261,43 @@ static void test_bad_input(void)
             "spin 0 refused");
 }
 
+/* kd_rng_permutation (rng.h), which the shuffled null uses: a permutation,
+ * and uniform: each of 4 values lands in position 0 with probability 1/4. */
+static void test_permutation(void)
+{
+    kd_rng r;
+    kd_rng_init(&r, 3, 0);
+    uint32_t p[1000];
+    unsigned char seen[1000] = {0};
+    kd_rng_permutation(&r, p, 1000);
+    int ok = 1, moved = 0;
+    for (int i = 0; i < 1000; i++) {
+        ok &= p[i] < 1000 && !seen[p[i]];
+        if (p[i] < 1000)
+            seen[p[i]] = 1;
+        moved += p[i] != (uint32_t)i;
+    }
+    kd_test(ok, "permutation of 1000: every index exactly once");
+    /* a uniform permutation has on average 1 fixed point */
+    kd_test(moved > 990, "permutation of 1000: %d of 1000 moved", moved);
+    int count[4] = {0};
+    for (int t = 0; t < 40000; t++) {
+        kd_rng_permutation(&r, p, 4);
+        count[p[0]]++;
+    }
+    /* binomial(40000, 1/4): mean 10000, sd 87; 5 sd either side */
+    int uni = 1;
+    for (int k = 0; k < 4; k++)
+        uni &= abs(count[k] - 10000) < 435;
+    kd_test(uni, "permutation of 4: p[0] uniform (%d %d %d %d of 40000)", count[0], count[1],
+            count[2], count[3]);
+    kd_rng_permutation(&r, p, 1);
+    kd_test(p[0] == 0, "permutation of 1 is the identity");
+}
+
 int main(void)
 {
+    test_permutation();
     test_size_rule();
     test_exact_blocks();
     test_ties();

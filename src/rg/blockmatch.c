@@ -218,17 +218,10 @@ kd_status kd_rg_blockmatch(const kd_lattice *fine, const int8_t *s, size_t n, co
         goto done;
 
     /* null: hidden row π(r) against block row r, i.e. Yp[π(r)] = Y[r]
-     * (Fisher-Yates with one Philox stream: same bits for any thread count) */
+     * (one Philox stream: same bits for any thread count) */
     kd_rng rng;
     kd_rng_init(&rng, seed, KD_RG_BLOCKMATCH_NULL_STREAM);
-    for (size_t r = 0; r < n; r++)
-        perm[r] = (uint32_t)r;
-    for (size_t r = n - 1; r > 0; r--) {
-        size_t k = kd_rng_below(&rng, (uint32_t)(r + 1));
-        uint32_t t = perm[r];
-        perm[r] = perm[k];
-        perm[k] = t;
-    }
+    kd_rng_permutation(&rng, perm, n);
     for (size_t r = 0; r < n; r++)
         memcpy(Yp + (size_t)perm[r] * (size_t)nb, Y + r * (size_t)nb, (size_t)nb * sizeof *Y);
     kd_dgemm(CblasTrans, CblasNoTrans, nu, nb, (int)n, 1.0, X, nu, Yp, nb, 0.0, Cnull, nb);
