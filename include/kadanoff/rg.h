@@ -2,8 +2,9 @@
  * kadanoff/rg.h — the renormalization group side of kadanoff: the exact
  * RG <-> RBM mapping of Mehta & Schwab (2014) checked by enumeration, spin-
  * product (Walsh) projections of small Hamiltonians, 1D decimation as an RBM
- * and as a deep network, Kadanoff block spins, and the locality of receptive
- * fields. Formulas: docs PHYSICS.md §1.
+ * and as a deep network, Kadanoff block spins, the correlation of hidden
+ * units with block spins, and the locality of receptive fields. Formulas:
+ * docs PHYSICS.md §1.
  *
  * Conventions used throughout.
  *   - Hamiltonians are dimensionless: β is absorbed, a configuration has
@@ -435,7 +436,7 @@ typedef struct {
  * for every unit j and block B (double precision, |C| <= 1), each unit's best
  * match, the summary above and its null. A unit or block whose values are all
  * equal has no correlation: its C is set to 0 and it is counted. Cost
- * 2·n·nunits·nblocks multiply-adds (BLAS) twice (data and null), memory
+ * n·nunits·nblocks multiply-adds (BLAS) twice (data and null), memory about
  * 8·n·(nunits + 2 nblocks) bytes. n >= 2, b as for kd_rg_blockspin_lattice. */
 kd_status kd_rg_blockmatch(const kd_lattice *fine, const int8_t *s, size_t n, const float *hidden,
                            int nunits, int b, kd_rg_block_rule rule, uint64_t seed,

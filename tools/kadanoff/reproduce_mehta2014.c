@@ -7,6 +7,10 @@
  *     of gyration on the torus (kd_rg_locality_*), against a uniform field and
  *     the b×b block spin of the same compression: "local and growing with
  *     depth" becomes R_g(layer 1) < R_g(layer 2) < R_g(layer 3), or not;
+ *   - hidden units vs block spins of the same size: each unit's best-matching
+ *     block by |Pearson C| (kd_rg_blockmatch), the mean best |C| and the
+ *     coverage of the blocks, against a site-permuted copy of the DBN, the
+ *     magnetisation and a shuffled pairing;
  *   - reconstructions from the top layer with overlap, ⟨e⟩ and ⟨|m|⟩;
  *   - the 1D decimation table and the exact-mapping checks of its RBMs.
  *
