@@ -15,7 +15,9 @@ typedef struct {
 static const study studies[] = {
     {"iso2018", "Iso, Shiba & Yokoo 2018: RBM flow toward T_c, thermometer vs physics",
      reproduce_iso2018},
-    {"mehta2014", "Mehta & Schwab 2014: RG <-> RBM mapping, 1D decimation, DBN locality vs block spins",
+    {"mehta2014",
+     "Mehta & Schwab 2014: RG <-> RBM mapping, 1D decimation, DBN locality, hidden units vs "
+     "block spins",
      reproduce_mehta2014},
 };
 static const size_t nstudies = sizeof studies / sizeof studies[0];
