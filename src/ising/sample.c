@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/memory.h"
 #include "ising/multispin_sample.h"
 #include "kadanoff/observables.h"
 #include "kadanoff/rng.h"
@@ -218,14 +219,15 @@ static kd_status check_params(const kd_sample_params *p)
     if (p->algorithm == KD_ALGO_WOLFF && p->lattice.field != 0)
         KD_FAIL(KD_ERR_UNSUPPORTED, "the Wolff algorithm needs zero field (h = %g given)",
                 p->lattice.field);
-    /* Refuse up front what cannot fit in memory. */
+    /* Refuse up front what cannot fit in memory: the dataset (spins, three
+     * doubles per row) and the correlation rows G. */
     double bytes = (double)p->ntemps * (double)p->samples *
-                   ((double)kd_lattice_size(&p->lattice) + 3 * sizeof(double));
-    double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    if (phys > 0 && bytes > 0.8 * phys)
-        KD_FAIL(KD_ERR_NOMEM,
-                "the dataset would need %.3g GiB of memory, more than 80%% of the %.3g GiB here",
-                bytes / 1073741824.0, phys / 1073741824.0);
+                   ((double)kd_lattice_size(&p->lattice) + 3 * sizeof(double) +
+                    (double)kd_ising_correlation_len(&p->lattice) * sizeof(double));
+    char what[128];
+    snprintf(what, sizeof what, "the dataset of %zu x %zu configurations of %zu spins",
+             p->ntemps, p->samples, kd_lattice_size(&p->lattice));
+    KD_CHECK(kd_memory_check(bytes, what));
     return KD_OK;
 }
 
