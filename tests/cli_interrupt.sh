@@ -49,12 +49,20 @@ run_killed() {
 
 # check_status NAME SIGNAL: the status and message of an interrupted run
 # (a run that finished before the signal exits 0).
+n_done=0 n_early=0 n_saved=0 n_nothing=0 n_killed=0
 check_status() {
   local want
   case $2 in INT) want=130;; TERM) want=143;; KILL) want=137;; esac
-  if [ $rc = 0 ]; then ok; return; fi
+  if [ $rc = 0 ]; then ok; n_done=$((n_done+1)); return; fi
+  if [ $2 = KILL ]; then n_killed=$((n_killed+1))
+  elif [ ! -s "$T/err" ]; then n_early=$((n_early+1))
+  elif grep -q -- "--resume" "$T/err"; then n_saved=$((n_saved+1))
+  else n_nothing=$((n_nothing+1)); fi
   if [ $rc != $want ]; then bad "$1: status $rc, want $want"; sed 's/^/  | /' "$T/err" | head -3; return; fi
-  if [ $2 = KILL ] || grep -qE -- "--resume|nothing written|no output written" "$T/err"; then ok
+  # an empty stderr: the signal came before the handler was installed (start-up,
+  # reading the input) and took its default action; nothing was written then
+  if [ $2 = KILL ] || [ ! -s "$T/err" ] ||
+     grep -qE -- "--resume|nothing written|no output written" "$T/err"; then ok
   else bad "$1: no hint how to continue"; sed 's/^/  | /' "$T/err" | head -3; fi
 }
 
@@ -64,7 +72,7 @@ S=(sample -L 16 --temps 1.5:3:0.3 -n 1500 --algorithm metropolis --burn-in 300 -
 "$K" "${S[@]}" -o "$T/ref.h5" || bad "sample: uninterrupted run"
 "$K" sample -L 4 --temps 2 -n 10 --seed 9 -q -o "$T/old.h5" || bad "sample: old file"
 for sig in INT TERM KILL; do
-  for delay in 0.05 0.4 0.9; do
+  for delay in 0.05 0.3 0.6; do
     name="sample $sig after ${delay}s"
     cp "$T/old.h5" "$T/out.h5"
     rm -f "$T/out.h5.ckpt"
@@ -72,6 +80,8 @@ for sig in INT TERM KILL; do
     check_status "$name" $sig
     if [ $rc = 0 ]; then same_arrays "$name (finished)" "$T/ref.h5" "$T/out.h5"; continue; fi
     cmp -s "$T/old.h5" "$T/out.h5" && ok || bad "$name: the previous output changed"
+    if [ $sig = KILL ]; then # nothing saved, nothing to resume
+      [ -e "$T/out.h5.ckpt" ] && bad "$name: a checkpoint after SIGKILL" || ok; continue; fi
     # resume, interrupting the resumed runs too, until it completes
     for round in 1 2 3 4 5 6; do
       if [ ! -e "$T/out.h5.ckpt" ]; then
@@ -96,12 +106,12 @@ fi
 [ $rc = 1 ] && grep -q "none.h5.ckpt" "$T/err" && ok || bad "sample: --resume without checkpoint (status $rc)"
 
 # ---- train-dbn -------------------------------------------------------------------
-"$K" sample -L 8 --temps 2,2.5,3 -n 2000 --seed 1 --threads 2 -q -o "$T/d.h5" || bad "data"
-D=(train-dbn "$T/d.h5" --layers 32,16,8 --epochs 6 --batch 50 --lr 0.05 --seed 5 --threads 2 -q)
+"$K" sample -L 8 --temps 2,2.5,3 -n 1000 --seed 1 --threads 2 -q -o "$T/d.h5" || bad "data"
+D=(train-dbn "$T/d.h5" --layers 32,16,8 --epochs 4 --batch 50 --lr 0.05 --seed 5 --threads 2 -q)
 "$K" "${D[@]}" -o "$T/dref.h5" || bad "train-dbn: uninterrupted run"
 "$K" "${D[@]}" --epochs 1 -o "$T/dold.h5" || bad "train-dbn: old file"
 for sig in INT TERM KILL; do
-  for delay in 0.05 0.5 1.0; do
+  for delay in 0.05 0.4 0.8; do
     name="train-dbn $sig after ${delay}s"
     cp "$T/dold.h5" "$T/dout.h5"
     run_killed $sig $delay "$K" "${D[@]}" -o "$T/dout.h5"
@@ -112,13 +122,13 @@ for sig in INT TERM KILL; do
     if cmp -s "$T/dold.h5" "$T/dout.h5"; then
       # nothing saved (SIGKILL, or a signal before the first epoch ended):
       # the old file is intact and there is nothing to resume
-      [ $sig = KILL ] || grep -q "nothing\|no epoch\|--resume" "$T/err" && ok || bad "$name: message"
+      [ $sig = KILL ] || [ ! -s "$T/err" ] || grep -q "nothing\|no epoch\|--resume" "$T/err" && ok || bad "$name: message"
       continue
     fi
     if [ $sig = KILL ]; then # killed after the final rename: the complete result
       same_arrays "$name (killed after the write)" "$T/dref.h5" "$T/dout.h5"; continue; fi
     for round in 1 2 3 4 5 6; do
-      run_killed $sig 0.5 "$K" "${D[@]}" --resume -o "$T/dout.h5"
+      run_killed $sig 0.4 "$K" "${D[@]}" --resume -o "$T/dout.h5"
       [ $rc = 0 ] && break
       check_status "$name, resume $round" $sig
     done
@@ -143,5 +153,7 @@ cp "$T/dold.h5" "$T/dfull.h5"
 [ $rc = 1 ] && grep -q "dfull.h5" "$T/err" && ok || { bad "disk full: train-dbn status $rc"; sed 's/^/  | /' "$T/err" | head -3; }
 cmp -s "$T/dold.h5" "$T/dfull.h5" && ok || bad "disk full: the previous model changed"
 
+echo "signals: $n_saved runs saved a checkpoint, $n_nothing stopped before any unit was done," \
+     "$n_early died before the handler was installed, $n_killed SIGKILLed, $n_done finished first"
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]
