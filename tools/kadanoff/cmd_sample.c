@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "sample_checkpoint.h"
@@ -163,6 +164,10 @@ static int sample_run(const char *cmd, kd_sample_params *p, const char *output,
         }
         if (sample_checkpoint_check(cmd, ckpath, ck, p) != CLI_OK)
             goto done;
+    } else if (access(ckpath, F_OK) == 0 && !cli_quiet) {
+        fprintf(stderr, "kadanoff %s: warning: %s holds the temperatures of an interrupted run; "
+                        "this run starts afresh (give --resume to continue it instead)\n",
+                cmd, ckpath);
     }
     p->ntemps = sample_missing_temps(ck, all, nall, todo);
     p->temps = todo;

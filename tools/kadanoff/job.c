@@ -181,6 +181,7 @@ int job_run(job *j, const char *name, ...)
     args[n] = NULL;
     job_stage *s = j->nstages < JOB_MAX_STAGES ? &j->stages[j->nstages++] : &j->stages[JOB_MAX_STAGES - 1];
     snprintf(s->name, sizeof s->name, "%s", name);
+    s->skipped = 0;
     size_t len = (size_t)snprintf(s->command, sizeof s->command, "kadanoff");
     for (int i = 0; i < n && len < sizeof s->command; i++) {
         char q[1024];
@@ -193,6 +194,7 @@ int job_run(job *j, const char *name, ...)
         if (!cli_quiet)
             fprintf(stderr, "kadanoff reproduce: %s: done earlier, skipped\n", name);
         s->seconds = 0;
+        s->skipped = 1;
         return CLI_OK;
     }
     if (!cli_quiet)
@@ -222,9 +224,16 @@ void job_report(const job *j, kd_report *r)
 {
     static const char *const header[] = {"stage", "wall time (s)"};
     kd_report_table_begin(r, 2, header, "Wall time of every stage on this machine.");
-    for (int i = 0; i < j->nstages; i++)
-        kd_report_table_rowf(r, "%s\t%.2f", j->stages[i].name, j->stages[i].seconds);
-    kd_report_table_rowf(r, "total\t%.2f", job_seconds(j, ""));
+    int skipped = 0;
+    for (int i = 0; i < j->nstages; i++) {
+        if (j->stages[i].skipped)
+            kd_report_table_rowf(r, "%s\tdone by an earlier run", j->stages[i].name);
+        else
+            kd_report_table_rowf(r, "%s\t%.2f", j->stages[i].name, j->stages[i].seconds);
+        skipped += j->stages[i].skipped;
+    }
+    kd_report_table_rowf(r, "total\t%.2f%s", job_seconds(j, ""),
+                         skipped ? " (this run, --resume)" : "");
     kd_report_paragraph(r, "The exact commands, in order (also in commands.sh):");
     size_t size = 0;
     for (int i = 0; i < j->nstages; i++)

@@ -16,6 +16,7 @@
 typedef struct {
     char name[64];
     double seconds;
+    int skipped;        /* --resume: completed by an earlier run */
     char command[2048]; /* shell-quoted */
 } job_stage;
 
