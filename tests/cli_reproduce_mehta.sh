@@ -4,7 +4,8 @@
 # HTML, the energy check against Kaufman, and the issue's locality acceptance at
 # reduced size: layer-1 receptive fields well below the uniform-field R_g; the
 # hidden-units-vs-block-spins section: maps, table, numbers in range and above
-# their noise floor.
+# their noise floor. Then --resume: a complete run is skipped stage by stage; a
+# run interrupted by SIGINT in its dbn stage resumes to the same arrays.
 set -u
 K=$(realpath "${1:?usage: cli_reproduce_mehta.sh path/to/kadanoff}")
 T=$(mktemp -d)
@@ -64,6 +65,33 @@ done
 # the block-spin analogue of the locality acceptance (quick runs give 0.62 vs 0.32)
 ok "level 1: best |C| above the site-permuted DBN" 'awk -v b="$(bm bm_best_level1)" -v p="$(bm bm_perm_level1)" "BEGIN{exit !(b+0 > p+0)}"'
 ok "stdout has the block-match summary" 'grep -q "site-perm" stdout'
+
+# ---- --resume (issue 7): stages recorded in out/stages.done are skipped -------------
+mkdir -p keep && cp out/data.h5 out/dbn.h5 out/decimation.tsv keep/
+"$K" export out/dbn.h5 --npy keep/dbn -q >/dev/null 2>&1
+"$K" reproduce mehta2014 --quick -o out --seed 2 --resume >stdout2 2>stderr2; st=$?
+ok "resume of a complete run exits 0 (got $st)" '[ $st = 0 ]'
+ok "resume skips all 3 stages" '[ "$(grep -c "done earlier, skipped" stderr2)" = 3 ]'
+ok "skipped stages are not rewritten" 'cmp -s out/data.h5 keep/data.h5 && cmp -s out/dbn.h5 keep/dbn.h5'
+ok "report marks skipped stages" 'grep -q "done by an earlier run" out/report.md'
+ok "same locality line after resume" '[ "$(grep -o "rg_mean_level1=[^\`]*" out/report.md)" = "$line" ]'
+# an interruption during the dbn stage: the stages before it are skipped, it is
+# rerun from its start, and the result equals the uninterrupted run's
+head -n 1 out/stages.done >sd && mv sd out/stages.done
+"$K" reproduce mehta2014 --quick -o out --seed 2 --resume >/dev/null 2>stderr3 &
+pid=$!; sleep 3; kill -INT $pid; wait $pid; st=$?
+echo "SIGINT 3 s into the resumed run: exit $st"
+ok "SIGINT during the dbn stage: exit 130 naming the stage, or finished (got $st)" \
+   '[ $st = 0 ] || { [ $st = 130 ] && grep -q "interrupted in stage .dbn.*--resume" stderr3; }'
+ok "dbn.h5 readable after the interruption" '"$K" info out/dbn.h5 >/dev/null 2>&1'
+"$K" reproduce mehta2014 --quick -o out --seed 2 --resume >/dev/null 2>stderr4; st=$?
+ok "resume after SIGINT exits 0 (got $st)" '[ $st = 0 ]'
+ok "data stage skipped, dbn and decimation rerun" \
+   'grep -q "data: done earlier" stderr4 && ! grep -q "dbn: done earlier" stderr4'
+"$K" export out/dbn.h5 --npy dbn2 -q >/dev/null 2>&1
+same_npy=1; for f in keep/dbn/*.npy; do cmp -s "$f" "dbn2/$(basename "$f")" || same_npy=0; done
+ok "resumed dbn.h5 arrays equal the uninterrupted run's" '[ $same_npy = 1 ] && [ -n "$(ls keep/dbn/*.npy)" ]'
+ok "resumed decimation.tsv equals the uninterrupted run's" 'cmp -s out/decimation.tsv keep/decimation.tsv'
 
 echo "$pass passed, $fail failed"
 [ $fail = 0 ]

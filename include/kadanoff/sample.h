@@ -49,6 +49,13 @@ typedef struct {
     int symmetrize;      /* flip each stored configuration with probability ½ (h = 0 only) */
     kd_progress_fn progress;
     void *progress_user;
+    /* Optional. When the progress callback cancels the run, *partial receives
+     * the temperatures whose chains all finished before the cancellation (in
+     * the order given, with their summaries; NULL if none), so an interrupted
+     * run can be checkpointed: by the reproducibility rule above, sampling the
+     * remaining temperatures later and merging gives the uninterrupted
+     * result bit for bit. Chains cut short are discarded. */
+    kd_dataset **partial;
 } kd_sample_params;
 
 /* Defaults: 10×10 periodic square lattice, J = 1, h = 0, Metropolis, 1 chain,

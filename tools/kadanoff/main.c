@@ -2,6 +2,7 @@
  * kadanoff — command-line front end. `kadanoff CMD [options]`; the commands are
  * a table, each implemented in its own cmd_<name>.c.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,7 +47,8 @@ static void usage(FILE *f)
     for (size_t i = 0; i < ncommands; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nCommon options: -o/--output FILE, --seed N, --threads N, -q/--quiet.\n"
-               "Exit status: 0 success, 1 failure, 2 usage error.\n");
+               "Exit status: 0 success, 1 failure, 2 usage error, 130/143 interrupted by\n"
+               "SIGINT/SIGTERM (long commands save a checkpoint: see their --help).\n");
 }
 
 int main(int argc, char **argv)
@@ -66,6 +68,9 @@ int main(int argc, char **argv)
     }
     const cli_command *c = cli_find_command(name);
     if (c) {
+        /* A file-size limit (ulimit -f) must make write() fail with EFBIG, reported
+         * as an I/O error with the previous file intact, not kill the process. */
+        signal(SIGXFSZ, SIG_IGN);
         cli_setup_logging();
         return c->run(argc - 1, argv + 1);
     }
