@@ -329,7 +329,8 @@ typedef struct {
     double tprod[3][3]; /* median seconds per call, [product][mode] */
 } shape_result;
 
-static shape_result run_shape(rbm_shape s, const int8_t *spins, size_t rows, int threads)
+static shape_result run_shape(rbm_shape s, const int8_t *spins, size_t rows, int threads,
+                              int repeats)
 {
     product pr[3];
     gemm_bufs bufs[3];
@@ -348,7 +349,7 @@ static shape_result run_shape(rbm_shape s, const int8_t *spins, size_t rows, int
     train_epochs(&t, threads, 1); /* warm-up */
     double tr[REPEATS][3][3], rate[REPEATS], lkd[REPEATS], lbest[REPEATS], cores[REPEATS];
     const double fps = 10.0 * s.nv * s.nh;
-    for (int r = 0; r < REPEATS; r++) {
+    for (int r = 0; r < repeats; r++) {
         cores[r] = available_cores(10000000);
         for (int p = 0; p < 3; p++)
             for (int m = 0; m < 3; m++)
@@ -363,17 +364,17 @@ static shape_result run_shape(rbm_shape s, const int8_t *spins, size_t rows, int
     for (int p = 0; p < 3; p++)
         bufs_free(&bufs[p]);
     shape_result out;
-    out.rate = median(rate, REPEATS);
-    out.limit_kd = median(lkd, REPEATS);
-    out.limit_best = median(lbest, REPEATS);
-    out.cores = median(cores, REPEATS);
+    out.rate = median(rate, repeats);
+    out.limit_kd = median(lkd, repeats);
+    out.limit_best = median(lbest, repeats);
+    out.cores = median(cores, repeats);
     out.ceiling_gflops = out.limit_kd * fps * 1e-9;
     for (int p = 0; p < 3; p++)
         for (int m = 0; m < 3; m++) {
             double x[REPEATS];
-            for (int r = 0; r < REPEATS; r++)
+            for (int r = 0; r < repeats; r++)
                 x[r] = tr[r][p][m];
-            out.tprod[p][m] = median(x, REPEATS);
+            out.tprod[p][m] = median(x, repeats);
         }
     return out;
 }
@@ -493,15 +494,6 @@ static double reference_rate(rbm_shape s)
     return median(rates, REPEATS);
 }
 
-/* ---- peers ---------------------------------------------------------------- */
-
-static int python_has(const char *module)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c 'import %s' >/dev/null 2>&1", module);
-    return system(cmd) == 0;
-}
-
 /* ---- main ----------------------------------------------------------------- */
 
 static const char *fmt_rate(double x, char *buf, size_t n)
@@ -527,12 +519,48 @@ static double loadavg(void)
     return load;
 }
 
-int main(void)
+/* bench_rbm --rows NV NH: rows for one ~EPOCH_TARGET_S epoch on 1 thread.
+ * bench_rbm --rate NV NH THREADS ROWS: one round of run_shape, one line of
+ * key=value pairs (bench/peers_rbm.py interleaves these calls with the
+ * peers so that all see the same load). */
+static int one_shape_mode(int argc, char **argv)
+{
+    int rate = strcmp(argv[1], "--rate") == 0;
+    if ((rate && argc != 6) || (!rate && argc != 4)) {
+        fprintf(stderr, "usage: bench_rbm [--rows NV NH | --rate NV NH THREADS ROWS]\n");
+        return 2;
+    }
+    rbm_shape s = {atoi(argv[2]), atoi(argv[3])};
+    if (s.nv < 1 || s.nh < 1 || s.nv > 100000 || s.nh > 100000) {
+        fprintf(stderr, "bench_rbm: bad RBM shape %s-%s\n", argv[2], argv[3]);
+        return 2;
+    }
+    if (!rate) {
+        printf("%zu\n", rows_for(s));
+        return 0;
+    }
+    int threads = atoi(argv[4]);
+    size_t rows = (size_t)strtoull(argv[5], NULL, 10);
+    if (threads < 1 || threads > 2 || rows < BATCH) {
+        fprintf(stderr, "bench_rbm: threads must be 1 or 2 and rows >= %d\n", BATCH);
+        return 2;
+    }
+    int8_t *spins = random_spins(rows * (size_t)s.nv, 7);
+    shape_result r = run_shape(s, spins, rows, threads, 1);
+    free(spins);
+    printf("rate=%.6g limit_kd=%.6g limit_best=%.6g cores=%.3f\n", r.rate, r.limit_kd,
+           r.limit_best, r.cores);
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
 #ifdef OPENBLAS_VERSION
     openblas_set_num_threads(1);
 #endif
     kd_set_threads(1);
+    if (argc > 1)
+        return one_shape_mode(argc, argv);
     double load0 = loadavg(), cores0 = available_cores(60000000);
 
     product big = {"large reference", CblasNoTrans, CblasNoTrans, 1000, 1600, 400};
@@ -557,7 +585,7 @@ int main(void)
         rows[k] = rows_for(SHAPES[k]);
         int8_t *spins = random_spins(rows[k] * (size_t)SHAPES[k].nv, (uint64_t)k);
         for (int th = 1; th <= 2; th++)
-            res[k][th - 1] = run_shape(SHAPES[k], spins, rows[k], th);
+            res[k][th - 1] = run_shape(SHAPES[k], spins, rows[k], th, REPEATS);
         free(spins);
     }
     double load1 = loadavg(), cores1 = available_cores(60000000);
@@ -621,13 +649,5 @@ int main(void)
                    100 * r->rate / r->limit_best, k == 0 ? refbuf : "—", ratio, r->cores);
         }
 
-    int torch = python_has("torch"), sklearn = python_has("sklearn");
-    printf("\n");
-    if (!torch && !sklearn)
-        printf("peers: not installed (python3-torch, python3-sklearn)\n");
-    else
-        printf("peers: %s%s%s importable, but this harness has no peer scripts yet "
-               "(bench/peers/)\n",
-               torch ? "torch" : "", torch && sklearn ? " and " : "", sklearn ? "sklearn" : "");
     return 0;
 }
