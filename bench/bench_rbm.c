@@ -47,7 +47,8 @@
 #include <string.h>
 
 #include "kadanoff/kadanoff.h"
-#include "rbm/kernels.h" /* kd_sgemm (internal), cblas.h */
+#include "rbm/cd_sliced.h" /* kd_cd_sliced_enable (internal) */
+#include "rbm/kernels.h"   /* kd_sgemm (internal), cblas.h */
 
 #define BATCH 100
 #define REPEATS 5
@@ -325,7 +326,7 @@ static size_t rows_for(rbm_shape s)
  * 2 threads: all three), then EPOCHS training epochs — so that ceiling and
  * training see the same load of a shared machine. Medians over the rounds. */
 typedef struct {
-    double rate, limit_kd, limit_best, ceiling_gflops, cores;
+    double rate, rate_prev, limit_kd, limit_best, ceiling_gflops, cores;
     double tprod[3][3]; /* median seconds per call, [product][mode] */
 } shape_result;
 
@@ -347,7 +348,8 @@ static shape_result run_shape(rbm_shape s, const int8_t *spins, size_t rows, int
     }
     trainer t = trainer_new(s, spins, rows);
     train_epochs(&t, threads, 1); /* warm-up */
-    double tr[REPEATS][3][3], rate[REPEATS], lkd[REPEATS], lbest[REPEATS], cores[REPEATS];
+    double tr[REPEATS][3][3], rate[REPEATS], prev[REPEATS], lkd[REPEATS], lbest[REPEATS],
+        cores[REPEATS];
     const double fps = 10.0 * s.nv * s.nh;
     for (int r = 0; r < repeats; r++) {
         cores[r] = available_cores(10000000);
@@ -357,6 +359,9 @@ static shape_result run_shape(rbm_shape s, const int8_t *spins, size_t rows, int
                                   ? time_calls(&pr[p], &bufs[p], (gemm_mode)m, calls[p][m])
                                   : INFINITY;
         rate[r] = (double)rows * EPOCHS / train_epochs(&t, threads, EPOCHS);
+        kd_cd_sliced_enable(0); /* the previous kernel: cd.c's per-phase loops */
+        prev[r] = (double)rows * EPOCHS / train_epochs(&t, threads, EPOCHS);
+        kd_cd_sliced_enable(1);
         lkd[r] = BATCH / batch_time(tr[r], threads == 1 ? MODE_SINGLE : MODE_KD);
         lbest[r] = BATCH / batch_time(tr[r], -1);
     }
@@ -365,6 +370,7 @@ static shape_result run_shape(rbm_shape s, const int8_t *spins, size_t rows, int
         bufs_free(&bufs[p]);
     shape_result out;
     out.rate = median(rate, repeats);
+    out.rate_prev = median(prev, repeats);
     out.limit_kd = median(lkd, repeats);
     out.limit_best = median(lbest, repeats);
     out.cores = median(cores, repeats);
@@ -548,8 +554,8 @@ static int one_shape_mode(int argc, char **argv)
     int8_t *spins = random_spins(rows * (size_t)s.nv, 7);
     shape_result r = run_shape(s, spins, rows, threads, 1);
     free(spins);
-    printf("rate=%.6g limit_kd=%.6g limit_best=%.6g cores=%.3f\n", r.rate, r.limit_kd,
-           r.limit_best, r.cores);
+    printf("rate=%.6g prev_rate=%.6g limit_kd=%.6g limit_best=%.6g cores=%.3f\n", r.rate,
+           r.rate_prev, r.limit_kd, r.limit_best, r.cores);
     return 0;
 }
 
@@ -630,23 +636,26 @@ int main(int argc, char **argv)
            "(\"kd_sgemm\": kadanoff's slicing; \"best\": fastest of 1 thread, kd_sgemm and 2-way "
            "split per product); fraction = median rate / median limit. \"cores free\": median over the rounds of the 2-thread test loop (2.0 = idle machine; below ~1.9 the 2-thread rows are limited by neighbours). Reference kernel: the "
            "same CD-1 update as naive triple loops in plain C (no BLAS), 1 thread, 100-64 "
-           "only.\n\n");
+           "only. \"previous kernel\": the same training with the batch-sliced chains "
+           "(src/rbm/cd_sliced.c) switched off, i.e. cd.c's per-phase loops, timed right after "
+           "kadanoff in every round; \"gain\" = median rate / median previous rate.\n\n");
     printf("| RBM | threads | rows/epoch | kadanoff samples/s | product ceiling GFLOP/s | "
            "limit samples/s (kd_sgemm) | fraction | limit samples/s (best) | fraction | "
-           "ref. kernel samples/s | ratio to ref. | cores free |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+           "ref. kernel samples/s | ratio to ref. | previous kernel samples/s | gain | cores free |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < NSHAPES; k++)
         for (int th = 1; th <= 2; th++) {
             const shape_result *r = &res[k][th - 1];
-            char b1[32], b2[32], b3[32], ratio[32] = "—";
+            char b1[32], b2[32], b3[32], b4[32], ratio[32] = "—";
             if (k == 0)
                 snprintf(ratio, sizeof ratio, "%.1f×", r->rate / ref);
             printf("| %d-%d | %d | %zu | %s | %.1f | %s | %.0f %% | %s | %.0f %% | %s | %s | "
-                   "%.2f |\n",
+                   "%s | %.2f× | %.2f |\n",
                    SHAPES[k].nv, SHAPES[k].nh, th, rows[k], fmt_rate(r->rate, b1, sizeof b1),
                    r->ceiling_gflops, fmt_rate(r->limit_kd, b2, sizeof b2),
                    100 * r->rate / r->limit_kd, fmt_rate(r->limit_best, b3, sizeof b3),
-                   100 * r->rate / r->limit_best, k == 0 ? refbuf : "—", ratio, r->cores);
+                   100 * r->rate / r->limit_best, k == 0 ? refbuf : "—", ratio,
+                   fmt_rate(r->rate_prev, b4, sizeof b4), r->rate / r->rate_prev, r->cores);
         }
 
     return 0;

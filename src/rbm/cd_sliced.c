@@ -18,7 +18,19 @@
  * same sequence of single-threaded calls whichever thread runs it: the
  * results are bit-identical for any thread count (as for kd_sgemm, gemm.c).
  * The weight gradient is left to cd.c.
+ *
+ * Shared machines. A minibatch of a small RBM takes ~0.1 ms; if a neighbour
+ * process holds the core that one of our OpenMP threads needs, the region
+ * cannot end until the scheduler runs that thread again, which can take
+ * milliseconds (measured: 100-64 on 2 threads under a load average of 16 ran
+ * 12× slower than on 1 thread). So the region notes whether the second
+ * thread took part; if it did not, the next minibatches run all slices on the
+ * calling thread, and the region is tried again after a back-off that doubles
+ * (up to 4096 minibatches) while the other thread keeps missing. The slices
+ * are the same either way, so the results do not change.
  */
+#include <stdatomic.h>
+
 #include <omp.h>
 
 #include "core/gemm.h"
@@ -100,6 +112,12 @@ static void slice_chain(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t r0, s
     }
 }
 
+/* Back-off state (see the top of the file): minibatches left to run on the
+ * calling thread, and the length of the next back-off. Shared by all callers;
+ * relaxed atomics, since it only steers speed. */
+static atomic_int serial_left, backoff = 16;
+#define BACKOFF_MAX 4096
+
 int kd_cd_chains_sliced(kd_cd_work *w, const kd_rbm *rbm, size_t B, int k, uint64_t seed,
                         uint64_t stream0)
 {
@@ -107,10 +125,29 @@ int kd_cd_chains_sliced(kd_cd_work *w, const kd_rbm *rbm, size_t B, int k, uint6
     if (!sliced_enabled || S < 2 || B > (size_t)1 << 30)
         return 0;
     kd_blas_serial();
-#pragma omp parallel for schedule(dynamic, 1)
+    int threads = omp_get_max_threads();
+    if (threads > S)
+        threads = S;
+    if (threads > 1 && atomic_load_explicit(&serial_left, memory_order_relaxed) > 0) {
+        atomic_fetch_sub_explicit(&serial_left, 1, memory_order_relaxed);
+        threads = 1;
+    }
+    int helped = 0; /* slices run by threads other than the calling one */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : helped)       \
+    if (threads > 1)
     for (int s = 0; s < S; s++) {
         size_t r0 = B * (size_t)s / (size_t)S, r1 = B * (size_t)(s + 1) / (size_t)S;
         slice_chain(w, rbm, B, r0, r1 - r0, k, seed, stream0);
+        helped += omp_get_thread_num() != 0;
+    }
+    if (threads > 1) {
+        if (helped == 0) { /* the other threads came too late: back off */
+            int b = atomic_load_explicit(&backoff, memory_order_relaxed);
+            atomic_store_explicit(&serial_left, b, memory_order_relaxed);
+            atomic_store_explicit(&backoff, b < BACKOFF_MAX ? 2 * b : b, memory_order_relaxed);
+        } else {
+            atomic_store_explicit(&backoff, 16, memory_order_relaxed);
+        }
     }
     return 1;
 }
