@@ -49,6 +49,9 @@
 #include "kadanoff/kadanoff.h"
 #include "rbm/cd_sliced.h" /* kd_cd_sliced_enable (internal) */
 #include "rbm/kernels.h"   /* kd_sgemm (internal), cblas.h */
+#ifdef KD_BLAS_BLIS
+char *bli_info_get_version_str(void); /* blis.h */
+#endif
 
 #define BATCH 100
 #define REPEATS 5
@@ -604,7 +607,9 @@ int main(int argc, char **argv)
            "start, %.2f at end",
            REPEATS, EPOCHS, omp_get_num_procs(), load0, load1, cores0, cores1);
 #ifdef OPENBLAS_VERSION
-    printf("; BLAS: %s", openblas_get_config());
+    printf("; BLAS: OpenBLAS, %s", openblas_get_config());
+#elif defined(KD_BLAS_BLIS)
+    printf("; BLAS: BLIS %s", bli_info_get_version_str());
 #endif
     printf(".\n\n");
 
