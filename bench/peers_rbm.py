@@ -219,9 +219,12 @@ def main():
           "(threadpoolctl BLAS limit). All do 10·nv·nh matrix-product flops per sample. "
           "\"limit\": kadanoff's samples/s if its four products ran at the sgemm ceiling measured "
           "in the same subprocess (fastest of 1 thread, kd_sgemm slicing, 2-way split per "
-          "product); \"cores free\": what the 2-thread test loop got (2.0 = idle machine).\n")
-    head = "| RBM | threads | kadanoff samples/s | fraction of limit | cores free |"
-    sep = "|---|---|---|---|---|"
+          "product); \"previous kernel\": the same kadanoff training with the batch-sliced chains "
+          "switched off (cd.c's per-phase loops), timed in the same subprocess; \"cores free\": "
+          "what the 2-thread test loop got (2.0 = idle machine).\n")
+    head = ("| RBM | threads | kadanoff samples/s | fraction of limit | previous kernel samples/s "
+            "| gain | cores free |")
+    sep = "|---|---|---|---|---|---|---|"
     for n in names:
         head += f" {n} samples/s | kadanoff / {n} |"
         sep += "---|---|"
@@ -231,8 +234,9 @@ def main():
         for th in THREADS:
             r = med("kadanoff", shape, th)
             lim = med("kadanoff", shape, th, "limit_best")
+            prev = med("kadanoff", shape, th, "prev_rate")
             row = (f"| {shape[0]}-{shape[1]} | {th} | {fmt_rate(r)} | {100 * r / lim:.0f} % | "
-                   f"{med('kadanoff', shape, th, 'cores'):.2f} |")
+                   f"{fmt_rate(prev)} | {r / prev:.2f}× | {med('kadanoff', shape, th, 'cores'):.2f} |")
             for n in names:
                 p = med(n, shape, th)
                 row += f" {fmt_rate(p)} | {r / p:.1f}× |"
