@@ -23,10 +23,12 @@
  * process holds the core that one of our OpenMP threads needs, the region
  * cannot end until the scheduler runs that thread again, which can take
  * milliseconds (measured: 100-64 on 2 threads under a load average of 16 ran
- * 12× slower than on 1 thread). So the region notes whether the second
- * thread took part; if it did not, the next minibatches run all slices on the
- * calling thread, and the region is tried again after a back-off that doubles
- * (up to 4096 minibatches) while the other thread keeps missing. The slices
+ * 12× slower than on 1 thread). So the region notes whether the other
+ * threads took part in time (they ran a slice, and the region did not last
+ * much longer than the calling thread's own slices); if not, the next
+ * minibatches run all slices on the calling thread, and the region is tried
+ * again after a back-off that doubles (up to 4096 minibatches) while the
+ * other threads keep missing. The slices
  * are the same either way, so the results do not change.
  */
 #include <stdatomic.h>
@@ -132,16 +134,25 @@ int kd_cd_chains_sliced(kd_cd_work *w, const kd_rbm *rbm, size_t B, int k, uint6
         atomic_fetch_sub_explicit(&serial_left, 1, memory_order_relaxed);
         threads = 1;
     }
+    /* late: no other thread ran a slice, or the region outlasted the calling
+     * thread's own work by more than half (another thread was descheduled
+     * in the middle of its slice) */
     int helped = 0; /* slices run by threads other than the calling one */
+    double own = 0, t0 = omp_get_wtime();
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : helped)       \
     if (threads > 1)
     for (int s = 0; s < S; s++) {
         size_t r0 = B * (size_t)s / (size_t)S, r1 = B * (size_t)(s + 1) / (size_t)S;
+        double ts = omp_get_wtime();
         slice_chain(w, rbm, B, r0, r1 - r0, k, seed, stream0);
-        helped += omp_get_thread_num() != 0;
+        if (omp_get_thread_num() == 0)
+            own += omp_get_wtime() - ts;
+        else
+            helped++;
     }
     if (threads > 1) {
-        if (helped == 0) { /* the other threads came too late: back off */
+        double wall = omp_get_wtime() - t0;
+        if (helped == 0 || wall > 1.5 * own + 20e-6) { /* back off */
             int b = atomic_load_explicit(&backoff, memory_order_relaxed);
             atomic_store_explicit(&serial_left, b, memory_order_relaxed);
             atomic_store_explicit(&backoff, b < BACKOFF_MAX ? 2 * b : b, memory_order_relaxed);
