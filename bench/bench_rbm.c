@@ -646,7 +646,8 @@ int main(int argc, char **argv)
            "kadanoff in every round; \"gain\" = median rate / median previous rate.\n\n");
     printf("| RBM | threads | rows/epoch | kadanoff samples/s | product ceiling GFLOP/s | "
            "limit samples/s (kd_sgemm) | fraction | limit samples/s (best) | fraction | "
-           "ref. kernel samples/s | ratio to ref. | previous kernel samples/s | gain | cores free |\n");
+           "ref. kernel samples/s | ratio to ref. | previous kernel samples/s | gain | "
+           "cores free |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < NSHAPES; k++)
         for (int th = 1; th <= 2; th++) {
