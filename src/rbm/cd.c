@@ -52,7 +52,7 @@ void kd_cd_gradient(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t C, int k,
     float *v0 = w->v, *vn = w->v + B * snv, *h0 = w->h, *hn = w->h + B * snh, *hs = w->hs;
     const float inv_b = 1.0f / (float)B, inv_c = 1.0f / (float)C;
     const float *W = rbm->w;
-    if (!persistent && kd_cd_chains_sliced(w, rbm, B, k, seed, stream0))
+    if (!persistent && C == B && kd_cd_chains_sliced(w, rbm, B, k, seed, stream0))
         goto gradient; /* the same chains, run over slices of the batch */
 
     /* positive phase: h0 = (1/B) E[h | v0]; for CD also the chain's first h */
