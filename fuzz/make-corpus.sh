@@ -34,7 +34,8 @@ cp "$W"/t_*.h5 "$OUT/thermometer/"
 cp "$W"/f_*.h5 "$OUT/flow/"
 cp "$W"/*.h5 "$OUT/h5_generic/"
 i=0
-for t in '0:6:0.25' '1,2,inf' '2.269' '0.5:1:0.1,3,inf' 'inf' '1e-3:2e-3:1e-4' '0x1p1,1e2'; do
+for t in '0:6:0.25' '1,2,inf' '2.269' '0.5:1:0.1,3,inf' 'inf' '1e-3:2e-3:1e-4' '0x1p1,1e2' \
+         '1e-300:3e-300:1e-300' '5e-324,1.7e308'; do
     printf '%s' "$t" > "$OUT/text/seed$i"
     i=$((i + 1))
 done

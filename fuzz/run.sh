@@ -44,7 +44,7 @@ FUZZ_FLAGS=(-timeout=10 -rss_limit_mb=2048)
 # libFuzzer, libc nor the fuzz harness's abort path.
 first_frame() {
     grep -E '^ *#[0-9]+ 0x' "$1" |
-        grep -vE '__sanitizer|__asan|__interceptor|__lsan|__ubsan|fuzzer::|libc\.so|libclang_rt|(in (abort|raise|memmove|memcpy|memset|malloc|calloc|realloc|free|strlen) )' |
+        grep -vE '__sanitizer|__asan|__interceptor|__lsan|__ubsan|fuzzer::|libc\.so|sysdeps/|libclang_rt|in __(mem|str)[a-z_0-9]* |(in (abort|raise|memmove|memcpy|memset|malloc|calloc|realloc|free|strlen) )' |
         head -1
 }
 

@@ -79,7 +79,7 @@ static kd_status parse_item(const char *p, const char *end, double **vals, size_
         double v = a + (double)i * step;
         if (v != 0) {
             /* Below ~1e-296 the scale overflows to inf and inf/inf would give
-             * NaN (found by fuzz/fuzz_text): such values stay unrounded. */
+             * NaN: such values stay unrounded (fuzz/fuzz_text checks for NaN). */
             double scale = pow(10.0, 12 - ceil(log10(fabs(v))));
             double r = round(v * scale) / scale;
             if (isfinite(scale) && isfinite(r))
