@@ -104,6 +104,19 @@ static void test_dataset(void)
     expect_refusal(read_dataset(bad), bad, "'/energy'", "non-standard bit layout",
                    "float64 of a non-IEEE layout");
 
+    /* Not too strict: integers of reduced precision (what the n-bit filter
+     * stores) are exact, and accepted: ±1 spins in 2-bit signed integers. */
+    int8_t spins[4 * 16];
+    hsize_t sd[3] = {4, 4, 4};
+    for (size_t i = 0; i < 4 * 16; i++)
+        spins[i] = (int8_t)(i % 3 ? 1 : -1);
+    hid_t two_bits = H5Tcopy(H5T_STD_I8LE);
+    H5Tset_precision(two_bits, 2);
+    kd_test(h5e_copy(good, bad) && h5e_put(bad, "/spins", two_bits, H5T_NATIVE_INT8, 3, sd, spins),
+            "store /spins as 2-bit integers");
+    H5Tclose(two_bits);
+    kd_test(read_dataset(bad) == KD_OK, "2-bit integer spins accepted (%s)", kd_last_error());
+
     kd_test(h5e_copy(good, bad) && h5e_set_int(bad, "/", "symmetrize", 7), "set symmetrize = 7");
     expect_refusal(read_dataset(bad), bad, "'symmetrize'", "0 or 1", "symmetrize flag 7");
 }

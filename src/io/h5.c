@@ -135,26 +135,18 @@ static hid_t file_type(kd_h5_type type)
     }
 }
 
-/* A stored integer or float must be laid out exactly like one of HDF5's
- * standard types (either byte order): a damaged file can declare, say, a
- * float64 whose exponent field lies outside its 8 bytes, and converting that
- * is HDF5's own undefined behaviour. */
+/* A stored float must be laid out exactly like IEEE binary32/64 (either byte
+ * order): a damaged file can declare, say, a float64 whose exponent field
+ * lies outside its 8 bytes, and converting that is HDF5's own undefined
+ * behaviour. Integers may have a reduced precision (the n-bit filter uses
+ * that), which HDF5 converts exactly. */
 static int standard_layout(hid_t t, kd_h5_type kind)
 {
-    static const struct {
-        kd_h5_type kind;
-        const hid_t *le, *be;
-    } std[] = {
-        {KD_H5_INT8, &H5T_STD_I8LE_g, &H5T_STD_I8BE_g},
-        {KD_H5_INT64, &H5T_STD_I64LE_g, &H5T_STD_I64BE_g},
-        {KD_H5_UINT64, &H5T_STD_U64LE_g, &H5T_STD_U64BE_g},
-        {KD_H5_FLOAT32, &H5T_IEEE_F32LE_g, &H5T_IEEE_F32BE_g},
-        {KD_H5_FLOAT64, &H5T_IEEE_F64LE_g, &H5T_IEEE_F64BE_g},
-    };
-    for (size_t i = 0; i < sizeof std / sizeof std[0]; i++)
-        if (std[i].kind == kind)
-            return H5Tequal(t, *std[i].le) > 0 || H5Tequal(t, *std[i].be) > 0;
-    return 0;
+    if (kind == KD_H5_FLOAT32)
+        return H5Tequal(t, H5T_IEEE_F32LE) > 0 || H5Tequal(t, H5T_IEEE_F32BE) > 0;
+    if (kind == KD_H5_FLOAT64)
+        return H5Tequal(t, H5T_IEEE_F64LE) > 0 || H5Tequal(t, H5T_IEEE_F64BE) > 0;
+    return 1;
 }
 
 /* Which of our types a file type is, with a readable description. */
