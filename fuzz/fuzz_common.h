@@ -11,7 +11,7 @@
  *   - a reader that succeeds must return what its contract promises (spins
  *     ±1, finite weights, ...): each target checks that and abort()s, which
  *     libFuzzer reports as a crash with the input saved;
- *   - a reader leaves no HDF5 object open, whatever happened
+ *   - a reader leaves no HDF5 file or file object open, whatever happened
  *     (fuzz_check_handles): LeakSanitizer cannot see those, because HDF5 frees
  *     open objects at exit.
  */
@@ -27,9 +27,9 @@
  * at exit) and return its path. */
 const char *fuzz_input_file(const uint8_t *data, size_t size);
 
-/* Number of open HDF5 identifiers (files, groups, datasets, dataspaces,
- * datatypes, attributes, property lists) must be the same after a read as
- * before it: fuzz_handles_before() then fuzz_check_handles(reader). */
+/* Number of open HDF5 file objects (files, groups, datasets, named types,
+ * attributes) must be the same after a read as before it:
+ * fuzz_handles_before() then fuzz_check_handles(reader). */
 void fuzz_handles_before(void);
 void fuzz_check_handles(const char *reader);
 
