@@ -2,6 +2,8 @@
 # Installs the Debian packages kadanoff needs to build, test and draw figures.
 # Idempotent: asks dpkg what is missing and installs only that, saying what.
 # Uses sudo when not root. Set KADANOFF_NO_INSTALL=1 to only report.
+# Options add the tools of the extra checks: --fuzz (clang, libFuzzer and the
+# OpenMP runtime for clang: make fuzz), --valgrind (make valgrind).
 set -euo pipefail
 
 # build + library dependencies (required)
@@ -9,6 +11,13 @@ required=(build-essential cmake pkg-config libhdf5-dev librandom123-dev
           libopenblas-dev liblapacke-dev)
 # figures, NumPy round-trip tests, sanitizer runtime (optional but used by tests/CI)
 optional=(gnuplot-nox python3-numpy python3-h5py)
+for opt in "$@"; do
+  case $opt in
+    --fuzz) optional+=(clang libclang-rt-14-dev libomp-14-dev) ;;
+    --valgrind) optional+=(valgrind) ;;
+    *) echo "install-deps: unknown option '$opt' (expected --fuzz or --valgrind)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${required[@]}" "${optional[@]}"; do

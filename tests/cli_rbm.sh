@@ -7,17 +7,7 @@
 # SIGINT (checkpoint, exit 130, resumable).
 set -u
 K=${1:?usage: cli_rbm.sh path/to/kadanoff}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
-check() { # check NAME EXPECTED_STATUS PATTERN -- command...
-  local name=$1 want=$2 pat=$3; shift 4
-  "$@" >"$T/out" 2>"$T/err"; local got=$?
-  if [ "$got" = "$want" ] && grep -qE -- "$pat" "$T/out" "$T/err"; then ok
-  else bad "$name: status $got (want $want), pattern '$pat'"; sed 's/^/  | /' "$T/err" | head -5; fi
-}
+. "$(dirname "$0")/lib_cli.sh"
 nofile() { # nofile NAME PATH...
   local name=$1; shift
   if ls "$@" >/dev/null 2>&1; then bad "$name: left $*"; else ok; fi

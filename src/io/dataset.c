@@ -274,23 +274,7 @@ static kd_status check_spins_shape(kd_h5 *f, const kd_lattice *lat, size_t *n)
 static kd_status check_float_array(kd_h5 *f, const char *name, int rank, const uint64_t *dims,
                                    const char *why)
 {
-    kd_h5_shape sh;
-    char got[200], want[200];
-    size_t count;
-    KD_CHECK(kd_h5_inspect(f, name, &sh));
-    if (sh.type != KD_H5_FLOAT64)
-        KD_FAIL(KD_ERR_FORMAT, "%s: dataset '%s' has element type %s, expected float64", f->path,
-                name, sh.type_desc);
-    int same = sh.rank == rank;
-    for (int i = 0; same && i < rank; i++)
-        same = sh.dims[i] == dims[i];
-    if (!same) {
-        kd_h5_format_dims(sh.rank, sh.dims, got, sizeof got);
-        kd_h5_format_dims(rank, dims, want, sizeof want);
-        KD_FAIL(KD_ERR_FORMAT, "%s: dataset '%s' has shape %s, expected %s (%s)", f->path, name,
-                got, want, why);
-    }
-    return kd_h5_check_size(f, name, &sh, sizeof(double), KD_DATASET_MAX_BYTES, &count);
+    return kd_h5_expect(f, name, KD_H5_FLOAT64, rank, dims, why, KD_DATASET_MAX_BYTES);
 }
 
 /* The optional summary group of datasets: all of /summary, /correlation,
@@ -353,7 +337,7 @@ static kd_status read_provenance(kd_h5 *f, kd_dataset *d)
                 f->path, per);
     d->samples_per_temperature = (size_t)per;
     KD_CHECK(kd_h5_read_attr_int64(f, "/", "symmetrize", &sym));
-    if (sym < INT_MIN || sym > INT_MAX)
+    if (sym < 0 || sym > 1)
         KD_FAIL(KD_ERR_FORMAT, "%s: attribute 'symmetrize' is %" PRId64 ", expected 0 or 1",
                 f->path, sym);
     d->symmetrize = (int)sym;

@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +103,30 @@ static kd_status all_finite(kd_h5 *h, const char *name, const double *x, size_t 
     return KD_OK;
 }
 
+/* Every array's type, shape and stored size, from the attributes, before the
+ * flow is allocated: a file declaring 10^6 steps of 2^40 chains it does not
+ * store is refused without asking for the memory. */
+static kd_status check_shapes(kd_h5 *h, const kd_lattice *lat, kd_flow_mode m, int64_t steps,
+                              uint64_t chains, uint64_t nkept)
+{
+    const uint64_t rows = (uint64_t)steps + 1, L = (uint64_t)lat->L;
+    const uint64_t d2[2] = {rows, chains};
+    const uint64_t dr[2] = {rows, (uint64_t)kd_ising_correlation_len(lat)};
+    const uint64_t dc[4] = {nkept, chains, L, L};
+    const int rank = lat->kind == KD_LATTICE_SQUARE ? 4 : 3;
+    const char *per_chain = "one row per step 0..steps, one column per chain";
+    const char *per_r = "one row per step 0..steps, one column per distance r";
+    const char *kept = "(kept steps, chains, L[, L])";
+    KD_CHECK(kd_h5_expect(h, "/energy", KD_H5_FLOAT64, 2, d2, per_chain, FLOW_MAX_BYTES));
+    KD_CHECK(kd_h5_expect(h, "/magnetization", KD_H5_FLOAT64, 2, d2, per_chain, FLOW_MAX_BYTES));
+    KD_CHECK(kd_h5_expect(h, "/correlation", KD_H5_FLOAT64, 2, dr, per_r, FLOW_MAX_BYTES));
+    KD_CHECK(kd_h5_expect(h, "/correlation_err", KD_H5_FLOAT64, 2, dr, per_r, FLOW_MAX_BYTES));
+    KD_CHECK(kd_h5_expect(h, "/kept_steps", KD_H5_INT64, 1, dc, NULL, FLOW_MAX_BYTES));
+    if (m == KD_FLOW_SAMPLE)
+        return kd_h5_expect(h, "/spins", KD_H5_INT8, rank, dc, kept, FLOW_MAX_BYTES);
+    return kd_h5_expect(h, "/values", KD_H5_FLOAT32, rank, dc, kept, FLOW_MAX_BYTES);
+}
+
 static kd_status read_body(kd_h5 *h, kd_flow **out)
 {
     kd_lattice lat;
@@ -127,9 +152,14 @@ static kd_status read_body(kd_h5 *h, kd_flow **out)
     if (ks.rank != 1 || ks.dims[0] > (uint64_t)steps + 1)
         KD_FAIL(KD_ERR_FORMAT, "%s: dataset '/kept_steps' must be 1-D with at most steps+1 = %" PRId64 " entries",
                 h->path, steps + 1);
+    KD_CHECK(check_shapes(h, &lat, m, steps, chains, ks.dims[0]));
     kd_flow *f;
-    KD_CHECK(kd_flow_alloc(&f, &lat, m, (int)steps, (size_t)chains, (int)ks.dims[0]));
-    kd_status st = KD_OK;
+    kd_status st = kd_flow_alloc(&f, &lat, m, (int)steps, (size_t)chains, (int)ks.dims[0]);
+    if (st != KD_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", kd_last_error());
+        KD_FAIL(st == KD_ERR_NOMEM ? KD_ERR_NOMEM : KD_ERR_FORMAT, "%s: %s", h->path, why);
+    }
     const uint64_t rows = (uint64_t)steps + 1;
     uint64_t d2[2] = {rows, chains}, dr[2] = {rows, (uint64_t)f->nr}, dk = ks.dims[0], dc[4];
     int rank = config_dims(f, dc);
@@ -200,6 +230,8 @@ static kd_status read_body(kd_h5 *h, kd_flow **out)
         }
         f->nclasses = (size_t)cs.dims[0];
         uint64_t dn = f->nclasses, dp[2] = {rows, f->nclasses};
+        TRY(kd_h5_expect(h, "/thermometer_probabilities", KD_H5_FLOAT64, 2, dp,
+                         "one row per step, one column per class", FLOW_MAX_BYTES));
         f->class_T = malloc(f->nclasses * sizeof *f->class_T);
         f->probabilities = malloc(rows * f->nclasses * sizeof *f->probabilities);
         if (!f->class_T || !f->probabilities) {
@@ -208,6 +240,21 @@ static kd_status read_body(kd_h5 *h, kd_flow **out)
         }
         TRY(kd_h5_read(h, "/thermometer_classes", KD_H5_FLOAT64, 1, &dn, f->class_T));
         TRY(kd_h5_read(h, "/thermometer_probabilities", KD_H5_FLOAT64, 2, dp, f->probabilities));
+        for (size_t c = 0; c < f->nclasses; c++)
+            if (!(f->class_T[c] >= 0)) {
+                st = kd_set_error(KD_ERR_FORMAT, "%s: dataset '/thermometer_classes' has %g at "
+                                                 "element %zu, expected temperatures >= 0",
+                                  h->path, f->class_T[c], c);
+                goto done;
+            }
+        for (size_t i = 0; i < rows * f->nclasses; i++)
+            if (!(f->probabilities[i] >= 0 && f->probabilities[i] <= 1)) {
+                st = kd_set_error(KD_ERR_FORMAT, "%s: dataset '/thermometer_probabilities' has "
+                                                 "%g at element %zu, expected probabilities in "
+                                                 "[0, 1]",
+                                  h->path, f->probabilities[i], i);
+                goto done;
+            }
     }
 #undef TRY
 done:

@@ -135,6 +135,20 @@ static hid_t file_type(kd_h5_type type)
     }
 }
 
+/* A stored float must be laid out exactly like IEEE binary32/64 (either byte
+ * order): a damaged file can declare, say, a float64 whose exponent field
+ * lies outside its 8 bytes, and converting that is HDF5's own undefined
+ * behaviour. Integers may have a reduced precision (the n-bit filter uses
+ * that), which HDF5 converts exactly. */
+static int standard_layout(hid_t t, kd_h5_type kind)
+{
+    if (kind == KD_H5_FLOAT32)
+        return H5Tequal(t, H5T_IEEE_F32LE) > 0 || H5Tequal(t, H5T_IEEE_F32BE) > 0;
+    if (kind == KD_H5_FLOAT64)
+        return H5Tequal(t, H5T_IEEE_F64LE) > 0 || H5Tequal(t, H5T_IEEE_F64BE) > 0;
+    return 1;
+}
+
 /* Which of our types a file type is, with a readable description. */
 static kd_h5_type classify(hid_t t, char *desc, size_t size)
 {
@@ -187,6 +201,11 @@ static kd_h5_type classify(hid_t t, char *desc, size_t size)
     default:
         snprintf(desc, size, "unknown type");
         break;
+    }
+    if (kind != KD_H5_OTHER && !standard_layout(t, kind)) {
+        size_t used = strlen(desc);
+        snprintf(desc + used, size - used, " (non-standard bit layout)");
+        kind = KD_H5_OTHER;
     }
     return kind;
 }
@@ -437,6 +456,7 @@ static kd_status open_impl(kd_h5 **out, const char *path)
         return s;
     }
     H5Pclose(fapl);
+    f->bytes = (uint64_t)st.st_size;
     *out = f;
     return KD_OK;
 }
@@ -879,10 +899,15 @@ kd_status kd_h5_check_size(kd_h5 *f, const char *name, const kd_h5_shape *shape,
                               "of %.3g bytes",
                 f->path, name, dims, bytes, (double)max_bytes);
     double declared = (double)n * (double)shape->elem_bytes;
-    if (declared > KD_H5_MAX_COMPRESSION * (double)shape->storage + KD_H5_SLACK_BYTES)
+    /* The storage size HDF5 reports comes from the file's own layout message:
+     * a damaged one can claim anything, but not more than the file holds. */
+    uint64_t stored = shape->storage;
+    if (!f->writing && f->bytes > 0 && stored > f->bytes)
+        stored = f->bytes;
+    if (declared > KD_H5_MAX_COMPRESSION * (double)stored + KD_H5_SLACK_BYTES)
         KD_FAIL(KD_ERR_FORMAT, "%s: dataset '%s' has shape %s (%.3g bytes) but stores only "
                                "%" PRIu64 " bytes, expected a complete dataset (damaged file?)",
-                f->path, name, dims, declared, shape->storage);
+                f->path, name, dims, declared, stored);
     *count = n;
     return KD_OK;
 }
@@ -893,6 +918,25 @@ static int same_dims(int rank, const uint64_t *a, const uint64_t *b)
         if (a[i] != b[i])
             return 0;
     return 1;
+}
+
+kd_status kd_h5_expect(kd_h5 *f, const char *name, kd_h5_type type, int rank,
+                       const uint64_t *dims, const char *why, size_t max_bytes)
+{
+    kd_h5_shape sh;
+    char got[200], want[200];
+    size_t count;
+    KD_CHECK(kd_h5_inspect(f, name, &sh));
+    if (!type_matches(type, sh.type))
+        KD_FAIL(KD_ERR_FORMAT, "%s: dataset '%s' has element type %s, expected %s", f->path,
+                name, sh.type_desc, kd_h5_type_name(type));
+    if (sh.rank != rank || !same_dims(rank, sh.dims, dims)) {
+        kd_h5_format_dims(sh.rank, sh.dims, got, sizeof got);
+        kd_h5_format_dims(rank, dims, want, sizeof want);
+        KD_FAIL(KD_ERR_FORMAT, "%s: dataset '%s' has shape %s, expected %s%s%s%s", f->path, name,
+                got, want, why ? " (" : "", why ? why : "", why ? ")" : "");
+    }
+    return kd_h5_check_size(f, name, &sh, kd_h5_type_size(type), max_bytes, &count);
 }
 
 static kd_status read_impl(kd_h5 *f, const char *name, kd_h5_type type, int rank,
@@ -957,6 +1001,30 @@ kd_status kd_h5_read_alloc(kd_h5 *f, const char *name, kd_h5_type type, size_t m
     return s;
 }
 
+/* Every member of a stored compound type must lie inside the row: HDF5 1.10
+ * decodes member offsets without that check, and converting rows whose
+ * members point outside them reads freed memory (found by fuzz/fuzz_dataset). */
+static kd_status check_compound(kd_h5 *f, const char *name, hid_t ftype)
+{
+    size_t row = H5Tget_size(ftype);
+    int n = H5Tget_nmembers(ftype);
+    if (row == 0 || n < 0)
+        KD_FAIL(KD_ERR_FORMAT, "%s: table '%s' has an unreadable row type, expected a compound",
+                f->path, name);
+    for (int i = 0; i < n; i++) {
+        size_t off = H5Tget_member_offset(ftype, (unsigned)i);
+        hid_t mt = H5Tget_member_type(ftype, (unsigned)i);
+        size_t bytes = mt >= 0 ? H5Tget_size(mt) : 0;
+        if (mt >= 0)
+            H5Tclose(mt);
+        if (mt < 0 || bytes == 0 || off > row || bytes > row - off)
+            KD_FAIL(KD_ERR_FORMAT, "%s: table '%s': column %d lies at bytes %zu..%zu of a %zu-byte "
+                                   "row, expected it inside the row (damaged file?)",
+                    f->path, name, i, off, off + bytes, row);
+    }
+    return KD_OK;
+}
+
 static kd_status read_table_impl(kd_h5 *f, const char *name, const kd_h5_field *fields,
                                  size_t nfields, size_t row_size, size_t nrows, void *rows)
 {
@@ -971,6 +1039,8 @@ static kd_status read_table_impl(kd_h5 *f, const char *name, const kd_h5_field *
                          "%s: dataset '%s' is a rank-%d %s array, expected a 1-D table "
                          "(compound type)",
                          f->path, name, shape.rank, shape.type_desc);
+    if (s == KD_OK)
+        s = check_compound(f, name, ftype);
     if (s == KD_OK && shape.dims[0] != nrows)
         s = kd_set_error(KD_ERR_FORMAT, "%s: table '%s' has %" PRIu64 " rows, expected %zu",
                          f->path, name, shape.dims[0], nrows);

@@ -68,6 +68,7 @@ typedef struct {
     hid_t file;       /* the HDF5 file */
     char *path;       /* the name the caller gave, used in every message */
     int writing;      /* 1: created by kd_h5_create */
+    uint64_t bytes;   /* reading: size of the file when opened */
     kd_atomic atomic; /* writing: the temporary file being written */
 } kd_h5;
 
@@ -170,9 +171,17 @@ void kd_h5_format_dims(int rank, const uint64_t *dims, char *buf, size_t size);
  * refusing with KD_ERR_NOMEM a shape whose size overflows size_t or exceeds
  * max_bytes at elem_size bytes per element, and with KD_ERR_FORMAT one that
  * declares far more data than the file stores (more than any compression
- * could explain: a damaged or hostile file). */
+ * could explain: a damaged or hostile file). The stored size is HDF5's, itself
+ * read from the file, so it is capped by the size of the whole file. */
 kd_status kd_h5_check_size(kd_h5 *f, const char *name, const kd_h5_shape *shape,
                            size_t elem_size, size_t max_bytes, size_t *count);
+
+/* Validate before allocating: dataset `name` must exist with element type
+ * exactly `type` and shape exactly (rank, dims) — else KD_ERR_FORMAT, "...has
+ * shape (3, 4), expected (3, 5) (<why>)" — and pass kd_h5_check_size with
+ * max_bytes. why may be NULL. */
+kd_status kd_h5_expect(kd_h5 *f, const char *name, kd_h5_type type, int rank,
+                       const uint64_t *dims, const char *why, size_t max_bytes);
 
 /* Read dataset `name` into buf, after checking that its type is exactly
  * `type` and its shape exactly (rank, dims). buf holds prod(dims) elements. */

@@ -643,11 +643,13 @@ static kd_status table_rows(kd_h5 *f, const char *name, size_t row_size, size_t 
     return kd_h5_check_size(f, name, &sh, row_size, MODEL_MAX_BYTES, rows);
 }
 
-/* A float32 array of exactly the given shape, every value finite, into a new buffer. */
+/* A float32 array of exactly the given shape, every value finite, into a new
+ * buffer (allocated only once the file is known to store that much). */
 static kd_status read_floats(kd_h5 *f, const char *name, int rank, const uint64_t *dims,
                              float **out)
 {
     size_t count = 1;
+    KD_CHECK(kd_h5_expect(f, name, KD_H5_FLOAT32, rank, dims, NULL, MODEL_MAX_BYTES));
     for (int i = 0; i < rank; i++)
         count *= (size_t)dims[i];
     float *buf = malloc(count ? count * sizeof *buf : 1);
@@ -765,6 +767,15 @@ static kd_status read_record(kd_h5 *f, const char *group, int64_t nv_want, kd_rb
     KD_CHECK(read_int_attr(f, g, "trained", 0, 1, &trained));
     unsigned flags = (vb ? 0u : KD_RBM_NO_VISIBLE_BIAS) | (hb ? 0u : KD_RBM_NO_HIDDEN_BIAS);
 
+    /* The parameter arrays must be there, of their shapes, before the model's
+     * memory is asked for (nv x nh from attributes alone could be 8 GB). */
+    const uint64_t wdims[2] = {(uint64_t)nv, (uint64_t)nh};
+    KD_CHECK(kd_h5_expect(f, obj_path(name, sizeof name, group, "W"), KD_H5_FLOAT32, 2, wdims,
+                          "attributes 'nv' x 'nh'", MODEL_MAX_BYTES));
+    KD_CHECK(kd_h5_expect(f, obj_path(name, sizeof name, group, "visible_bias"), KD_H5_FLOAT32,
+                          1, &wdims[0], "attribute 'nv'", MODEL_MAX_BYTES));
+    KD_CHECK(kd_h5_expect(f, obj_path(name, sizeof name, group, "hidden_bias"), KD_H5_FLOAT32,
+                          1, &wdims[1], "attribute 'nh'", MODEL_MAX_BYTES));
     kd_rbm *rbm;
     KD_CHECK(kd_rbm_new(&rbm, (int)nv, (int)nh, (kd_units)vu, (kd_units)hu, flags));
     kd_rbm_record *rec;
@@ -773,7 +784,6 @@ static kd_status read_record(kd_h5 *f, const char *group, int64_t nv_want, kd_rb
         kd_rbm_free(rbm);
         return s;
     }
-    const uint64_t wdims[2] = {(uint64_t)nv, (uint64_t)nh};
     s = kd_h5_read(f, obj_path(name, sizeof name, group, "W"), KD_H5_FLOAT32, 2, wdims,
                    kd_rbm_weights(rbm));
     if (s == KD_OK)
@@ -820,11 +830,13 @@ static kd_status read_source(kd_h5 *f, kd_rbm_source *s)
         KD_FAIL(KD_ERR_FORMAT, "%s: dataset '/temperatures' has rank %d, expected 1", f->path,
                 sh.rank);
     s->ntemperatures = (size_t)sh.dims[0];
+    /* The distinct temperatures of the training rows: T >= 0 (inf allowed), or
+     * the label of configurations drawn from a model (kadanoff generate). */
     for (size_t i = 0; i < s->ntemperatures; i++)
-        if (isnan(s->temperatures[i]))
-            KD_FAIL(KD_ERR_FORMAT, "%s: dataset '/temperatures' has NaN at element %zu, expected "
-                                   "temperatures",
-                    f->path, i);
+        if (!(s->temperatures[i] >= 0) && s->temperatures[i] != KD_TEMPERATURE_UNKNOWN)
+            KD_FAIL(KD_ERR_FORMAT, "%s: dataset '/temperatures' has %g at element %zu, expected "
+                                   "temperatures >= 0 (inf allowed) or %g (model samples)",
+                    f->path, s->temperatures[i], i, KD_TEMPERATURE_UNKNOWN);
     return KD_OK;
 }
 

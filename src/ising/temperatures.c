@@ -78,8 +78,12 @@ static kd_status parse_item(const char *p, const char *end, double **vals, size_
          * round to 12 significant digits so 0.1-steps print as typed. */
         double v = a + (double)i * step;
         if (v != 0) {
+            /* Below ~1e-296 the scale overflows to inf and inf/inf would give
+             * NaN: such values stay unrounded (fuzz/fuzz_text checks for NaN). */
             double scale = pow(10.0, 12 - ceil(log10(fabs(v))));
-            v = round(v * scale) / scale;
+            double r = round(v * scale) / scale;
+            if (isfinite(scale) && isfinite(r))
+                v = r;
         }
         KD_CHECK(push(vals, n, cap, v));
     }

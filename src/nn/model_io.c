@@ -154,23 +154,7 @@ kd_status kd_thermometer_write(const char *path, const kd_thermometer *th)
 static kd_status check_array(kd_h5 *f, const char *name, kd_h5_type type, int rank,
                              const uint64_t *dims, const char *why)
 {
-    kd_h5_shape sh;
-    char got[200], want[200];
-    size_t count;
-    KD_CHECK(kd_h5_inspect(f, name, &sh));
-    if (sh.type != type)
-        KD_FAIL(KD_ERR_FORMAT, "%s: dataset '%s' has element type %s, expected %s", f->path,
-                name, sh.type_desc, kd_h5_type_name(type));
-    int same = sh.rank == rank;
-    for (int i = 0; same && i < rank; i++)
-        same = sh.dims[i] == dims[i];
-    if (!same) {
-        kd_h5_format_dims(sh.rank, sh.dims, got, sizeof got);
-        kd_h5_format_dims(rank, dims, want, sizeof want);
-        KD_FAIL(KD_ERR_FORMAT, "%s: dataset '%s' has shape %s, expected %s (%s)", f->path, name,
-                got, want, why);
-    }
-    return kd_h5_check_size(f, name, &sh, kd_h5_type_size(type), MODEL_MAX_BYTES, &count);
+    return kd_h5_expect(f, name, type, rank, dims, why, MODEL_MAX_BYTES);
 }
 
 static kd_status read_int_attr(kd_h5 *f, const char *name, int64_t lo, int64_t hi, int *out)
@@ -244,20 +228,46 @@ static kd_status read_params(kd_h5 *f, kd_thermometer_params *p)
     return KD_OK;
 }
 
-/* Weights and biases of every layer: shapes from the layer sizes, finite values. */
+/* "layer 2 of 3 maps 16 units to 4 classes": why a layer has its shape. */
+static void layer_why(char *buf, size_t size, int l, int nlayers, const int *sizes)
+{
+    snprintf(buf, size, "layer %d of %d maps %d %s to %d %s", l, nlayers, sizes[l - 1],
+             l == 1 ? "inputs" : "units", sizes[l], l == nlayers ? "classes" : "units");
+}
+
+/* Shapes, types and stored sizes of every layer's weights and bias, from the
+ * layer sizes, checked before the network is allocated: a file declaring
+ * huge layers it does not store is refused without asking for the memory. */
+static kd_status check_layers(kd_h5 *f, int nin, const kd_thermometer_params *p, int nclasses)
+{
+    int sizes[KD_NN_MAX_HIDDEN + 2];
+    const int nlayers = p->nhidden + 1;
+    sizes[0] = nin;
+    for (int l = 0; l < p->nhidden; l++)
+        sizes[l + 1] = p->hidden[l];
+    sizes[nlayers] = nclasses;
+    for (int l = 1; l <= nlayers; l++) {
+        char name[64], why[160];
+        uint64_t wd[2] = {(uint64_t)sizes[l - 1], (uint64_t)sizes[l]};
+        layer_why(why, sizeof why, l, nlayers, sizes);
+        layer_name(name, sizeof name, l, "weights");
+        KD_CHECK(check_array(f, name, KD_H5_FLOAT32, 2, wd, why));
+        layer_name(name, sizeof name, l, "bias");
+        KD_CHECK(check_array(f, name, KD_H5_FLOAT32, 1, wd + 1, why));
+    }
+    return KD_OK;
+}
+
+/* Weights and biases of every layer (shapes checked by check_layers), finite values. */
 static kd_status read_layers(kd_h5 *f, kd_thermometer *th)
 {
     for (int l = 1; l <= th->nlayers; l++) {
-        char name[64], why[160];
+        char name[64];
         uint64_t wd[2] = {(uint64_t)th->size[l - 1], (uint64_t)th->size[l]};
-        snprintf(why, sizeof why, "layer %d of %d maps %d %s to %d %s", l, th->nlayers,
-                 th->size[l - 1], l == 1 ? "inputs" : "units", th->size[l],
-                 l == th->nlayers ? "classes" : "units");
         for (int part = 0; part < 2; part++) {
             layer_name(name, sizeof name, l, part ? "bias" : "weights");
             float *dst = th->param + (part ? th->b_off[l] : th->w_off[l]);
             size_t count = part ? (size_t)wd[1] : (size_t)(wd[0] * wd[1]);
-            KD_CHECK(check_array(f, name, KD_H5_FLOAT32, part ? 1 : 2, part ? wd + 1 : wd, why));
             KD_CHECK(kd_h5_read(f, name, KD_H5_FLOAT32, part ? 1 : 2, part ? wd + 1 : wd, dst));
             for (size_t i = 0; i < count; i++)
                 if (!isfinite(dst[i]))
@@ -382,6 +392,8 @@ static kd_status read_body(kd_h5 *f, kd_thermometer **out)
             s = kd_set_error(KD_ERR_FORMAT, "%s: dataset '/temperatures' has %g at index %d, "
                                             "expected temperatures >= 0 (inf allowed) in "
                                             "strictly increasing order", f->path, temps[k], k);
+    if (s == KD_OK)
+        s = check_layers(f, inputs, &p, C);
     kd_thermometer *th = NULL;
     kd_status a = s == KD_OK ? kd_nn_alloc(&th, &lat, temps, C, &p) : KD_OK;
     if (a != KD_OK) {
