@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mpi_cli.h"
 
 static void usage(FILE *f)
 {
@@ -214,25 +215,30 @@ int cmd_sample(int argc, char **argv)
     p.temps = tv;
     p.ntemps = nt;
 
-    /* Fail now, not after hours of sampling, if the output cannot be written. */
-    if (cli_check_writable(cmd, output) != CLI_OK) {
+    /* Fail now, not after hours of sampling, if the output cannot be written
+     * (by rank 0, the writer, when run over MPI processes). */
+    rc = mpicli_rank() == 0 ? cli_check_writable(cmd, output) : CLI_OK;
+    if (mpicli_agree(cmd, rc) != CLI_OK) {
         free(tv);
         return CLI_FAILURE;
     }
 
     cli_install_interrupt_handler();
     p.progress = cli_progress;
+    p.split = mpicli_sample_split(&p); /* NULL on a single process */
     kd_dataset *d = NULL;
     kd_status st = kd_sample(&p, &d);
     cli_progress_end();
     free(tv);
     if (st != KD_OK)
         return cli_interrupted() ? cli_interrupt_exit(cmd) : cli_fail_status(cmd, st);
+    if (!d) /* an MPI rank other than 0: its rows went to rank 0 */
+        return mpicli_agree(cmd, CLI_OK);
     cli_join_args(argc + 1, argv - 1, d->command, sizeof d->command);
     st = kd_dataset_write(output, d);
-    if (st != KD_OK) {
+    if (mpicli_agree(cmd, st == KD_OK ? CLI_OK : cli_fail_status(cmd, st)) != CLI_OK) {
         kd_dataset_free(d);
-        return cli_fail_status(cmd, st);
+        return CLI_FAILURE;
     }
     if (!cli_quiet) {
         print_summary(d);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mpi_cli.h"
 #include "rbm_cli.h"
 
 static void usage(FILE *f)
@@ -31,6 +32,16 @@ static void usage(FILE *f)
         "  --temps LIST             train on these temperatures of DATA only (a:b:step,\n"
         "                           comma list, inf; each must occur in DATA)\n"
         "  --exclude LIST           leave these temperatures out\n\n"
+        "Several processes (an MPI build run by mpirun/srun, docs/cluster.md):\n"
+        "  --reduction fast|deterministic\n"
+        "                           how the minibatch gradient is summed over the\n"
+        "                           processes, each of which takes a part of every\n"
+        "                           minibatch. fast [default]: one MPI_Allreduce, equal to\n"
+        "                           one process up to rounding (bit-identical on one).\n"
+        "                           deterministic: blocks of --reduction-block rows are\n"
+        "                           summed in a fixed order: bit-identical for any number\n"
+        "                           of processes, also in a build without MPI\n"
+        "  --reduction-block N      rows per block of the deterministic mode [16]\n\n"
         "Resuming and checkpoints:\n"
         "  --resume                 continue training the model in -o MODEL.h5 up to\n"
         "                           --epochs TOTAL (default: its recorded total), with its\n"
@@ -39,7 +50,9 @@ static void usage(FILE *f)
         "                           bit-identical to an uninterrupted run of TOTAL epochs\n"
         "                           (with --lr-schedule linear only if the first run had the\n"
         "                           same --epochs). Only --epochs, --checkpoint-every,\n"
-        "                           --threads, -q and -v may be given with --resume.\n"
+        "                           --threads, --reduction(-block), -q and -v may be\n"
+        "                           given with --resume; the number of processes may\n"
+        "                           change.\n"
         "  --checkpoint-every N     also write MODEL.h5 every N epochs [0: only at the end]\n"
         "  SIGINT/SIGTERM           finish the current epoch, write MODEL.h5, exit 130/143;\n"
         "                           a second signal exits at once without writing\n"
@@ -64,11 +77,16 @@ typedef struct {
     kd_rbm_file file;
 } checkpoint_ctx;
 
+/* Rank 0 writes (over MPI every process holds the same model); all agree. */
 static int write_model(void *user)
 {
     checkpoint_ctx *c = user;
-    kd_status st = kd_rbm_file_write(c->output, &c->file);
-    return st == KD_OK ? CLI_OK : cli_fail_status("train-rbm", st);
+    int rc = CLI_OK;
+    if (mpicli_rank() == 0) {
+        kd_status st = kd_rbm_file_write(c->output, &c->file);
+        rc = st == KD_OK ? CLI_OK : cli_fail_status("train-rbm", st);
+    }
+    return mpicli_agree("train-rbm", rc);
 }
 
 /* Append " ; resumed: <this command>" to the recorded command line. */
@@ -165,7 +183,7 @@ int cmd_train_rbm(int argc, char **argv)
 {
     const char *cmd = "train-rbm";
     enum { O_HIDDEN = 1, O_UNITS, O_VUNITS, O_HUNITS, O_TEMPS, O_EXCLUDE, O_SEED, O_THREADS,
-           O_RESUME, O_CHECKPOINT };
+           O_RESUME, O_CHECKPOINT, O_REDUCTION, O_REDUCTION_BLOCK };
     static const struct option own[] = {
         {"hidden", required_argument, 0, O_HIDDEN},
         {"units", required_argument, 0, O_UNITS},
@@ -177,6 +195,8 @@ int cmd_train_rbm(int argc, char **argv)
         {"threads", required_argument, 0, O_THREADS},
         {"resume", no_argument, 0, O_RESUME},
         {"checkpoint-every", required_argument, 0, O_CHECKPOINT},
+        {"reduction", required_argument, 0, O_REDUCTION},
+        {"reduction-block", required_argument, 0, O_REDUCTION_BLOCK},
         {"output", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},
@@ -192,8 +212,8 @@ int cmd_train_rbm(int argc, char **argv)
     memset(&raw, 0, sizeof raw);
     const char *output = NULL, *temps = NULL, *exclude = NULL;
     const char *given_model[8] = {0}; /* options refused with --resume */
-    int ngiven = 0, resume = 0;
-    long hidden = 0, v;
+    int ngiven = 0, resume = 0, deterministic = 0;
+    long hidden = 0, v, block = 16;
     uint64_t seed = 1, checkpoint_every = 0;
     kd_units vis = KD_UNITS_SPIN, hid = KD_UNITS_SPIN;
     int c, rc;
@@ -245,6 +265,15 @@ int cmd_train_rbm(int argc, char **argv)
         case O_CHECKPOINT:
             rc = cli_parse_u64(cmd, "--checkpoint-every", optarg, &checkpoint_every);
             break;
+        case O_REDUCTION:
+            if (strcmp(optarg, "fast") && strcmp(optarg, "deterministic"))
+                return cli_usage_error(cmd, "--reduction '%s': expected fast or deterministic",
+                                       optarg);
+            deterministic = !strcmp(optarg, "deterministic");
+            break;
+        case O_REDUCTION_BLOCK:
+            rc = cli_parse_long(cmd, "--reduction-block", optarg, 1, 1L << 24, &block);
+            break;
         case 'o':
             output = optarg;
             break;
@@ -285,7 +314,8 @@ int cmd_train_rbm(int argc, char **argv)
             (rc = rbmcli_check_temps(cmd, "--exclude", exclude)) != CLI_OK)
             return rc;
     }
-    if (cli_check_writable(cmd, output) != CLI_OK)
+    rc = mpicli_rank() == 0 ? cli_check_writable(cmd, output) : CLI_OK;
+    if (mpicli_agree(cmd, rc) != CLI_OK)
         return CLI_FAILURE;
 
     checkpoint_ctx ctx;
@@ -298,8 +328,11 @@ int cmd_train_rbm(int argc, char **argv)
     kd_rbm_train_options topt;
     kd_status st;
     if (resume) {
-        if ((st = kd_rbm_file_read(output, &old)) != KD_OK)
-            return cli_fail_status(cmd, st);
+        st = kd_rbm_file_read(output, &old);
+        if (mpicli_agree(cmd, st == KD_OK ? CLI_OK : cli_fail_status(cmd, st)) != CLI_OK) {
+            kd_rbm_file_free(old);
+            return CLI_FAILURE;
+        }
         rec = old->model;
         if (!rec->trained) {
             kd_rbm_file_free(old);
@@ -313,7 +346,7 @@ int cmd_train_rbm(int argc, char **argv)
         if (rc == CLI_OK)
             rc = rbmcli_check_lattice(cmd, data_path, &data.d->lattice, output,
                                       &old->source.lattice);
-        if (rc != CLI_OK) {
+        if ((rc = mpicli_agree(cmd, rc)) != CLI_OK) {
             rbmcli_data_free(&data);
             kd_rbm_file_free(old);
             return rc;
@@ -349,8 +382,11 @@ int cmd_train_rbm(int argc, char **argv)
         snprintf(ctx.file.source.data, sizeof ctx.file.source.data, "%s", data_path);
         append_command(ctx.file.source.command, sizeof ctx.file.source.command, cmdline);
     } else {
-        if ((rc = rbmcli_data_load(cmd, data_path, temps, exclude, &data)) != CLI_OK)
+        rc = rbmcli_data_load(cmd, data_path, temps, exclude, &data);
+        if ((rc = mpicli_agree(cmd, rc)) != CLI_OK) {
+            rbmcli_data_free(&data);
             return rc;
+        }
         size_t N = kd_lattice_size(&data.d->lattice);
         kd_rbm *rbm = NULL;
         if (N > (size_t)1 << 30) {
@@ -379,6 +415,19 @@ int cmd_train_rbm(int argc, char **argv)
     ctx.file.model = rec;
     topt.progress = rbmcli_epoch_progress;
     topt.progress_user = NULL;
+    /* Several processes (or the deterministic reduction on one): each takes a
+     * part of every minibatch (kd_rbm_split). Only rank 0 reports, so the
+     * others skip the monitors. */
+    kd_rbm_split split;
+    memset(&split, 0, sizeof split);
+    mpicli_rbm_split(&split);
+    split.block = deterministic ? (size_t)block : 0;
+    if (split.size > 1 || split.block)
+        topt.split = &split;
+    if (split.rank != 0) {
+        topt.monitor_every = 0;
+        rec->ais_every = 0;
+    }
 
     kd_rbm_trainer *t = NULL;
     kd_rbm_data view = rbmcli_data_view(&data);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mpi_cli.h"
 
 static const cli_command commands[] = {
     {"sample", "Monte Carlo Ising configurations into a labelled HDF5 dataset", cmd_sample},
@@ -66,8 +67,12 @@ int main(int argc, char **argv)
     }
     const cli_command *c = cli_find_command(name);
     if (c) {
-        cli_setup_logging();
-        return c->run(argc - 1, argv + 1);
+        int rc = mpicli_init(&argc, &argv, name); /* no-op unless built with MPI */
+        if (rc == CLI_OK) {
+            cli_setup_logging();
+            rc = c->run(argc - 1, argv + 1);
+        }
+        return mpicli_finalize(rc);
     }
     fprintf(stderr, "kadanoff: unknown command '%s'\n", name);
     fprintf(stderr, "Try 'kadanoff --help' for the list of commands.\n");
