@@ -2,6 +2,9 @@
 # Installs the Debian packages kadanoff needs to build, test and draw figures.
 # Idempotent: asks dpkg what is missing and installs only that, saying what.
 # Uses sudo when not root. Set KADANOFF_NO_INSTALL=1 to only report.
+# `install-deps.sh --mpi` (or KADANOFF_WITH_MPI=1) adds Open MPI for the
+# optional MPI build (-DKADANOFF_MPI=ON, docs/cluster.md); the default build
+# needs no MPI.
 set -euo pipefail
 
 # build + library dependencies (required)
@@ -9,6 +12,10 @@ required=(build-essential cmake pkg-config libhdf5-dev librandom123-dev
           libopenblas-dev liblapacke-dev)
 # figures, NumPy round-trip tests, sanitizer runtime (optional but used by tests/CI)
 optional=(gnuplot-nox python3-numpy python3-h5py)
+# MPI build only (make mpi-test, .ci/run)
+if [ "${1:-}" = --mpi ] || [ "${KADANOFF_WITH_MPI:-0}" = 1 ]; then
+  optional+=(libopenmpi-dev openmpi-bin)
+fi
 
 missing=()
 for p in "${required[@]}" "${optional[@]}"; do

@@ -72,6 +72,13 @@ Q=(train-rbm "$T/d.h5" --hidden 8 --epochs 2 --batch 40 --pcd 2 --adam --lr 0.01
 run "PCD deterministic -np 1" 1 "${Q[@]}" -o "$T/q1.h5"
 run "PCD deterministic -np 3" 3 "${Q[@]}" -o "$T/q3.h5"
 same "PCD deterministic -np 3 vs -np 1" "$T/q1.h5" "$T/q3.h5" "${P_ARR[@]}" state.chains state.second_moment
+# train-dbn: every layer is trained the same way; P = 1 (no mpirun) vs P = 3
+D=(train-dbn "$T/d.h5" --layers 8,4 --epochs 2 --batch 50 --lr 0.05 --seed 2 --threads 1 -q
+   --reduction deterministic)
+"$K" "${D[@]}" -o "$T/db.h5" || bad "train-dbn, no mpirun"
+run "train-dbn deterministic -np 3" 3 "${D[@]}" -o "$T/db3.h5"
+same "train-dbn deterministic -np 3 vs one process" "$T/db.h5" "$T/db3.h5" \
+  layer0.W layer0.visible_bias layer0.hidden_bias layer1.W layer1.visible_bias layer1.hidden_bias
 # a checkpoint written with P = 2 resumes with P = 3 exactly as an uninterrupted run
 C=(train-rbm "$T/d.h5" --hidden 8 --batch 50 --lr 0.05 --seed 2 --threads 1 -q --reduction deterministic)
 run "resume: first 2 epochs, -np 2" 2 "${C[@]}" --epochs 4 --checkpoint-every 2 -o "$T/c.h5"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpi_cli.h"
 #include "rbm_cli.h"
 
 #define MAX_LAYERS 64
@@ -31,8 +32,10 @@ static void usage(FILE *f)
     fprintf(f,
         "\nData:\n"
         "  --temps LIST             train on these temperatures of DATA only\n"
-        "  --exclude LIST           leave these temperatures out\n\n"
-        "Common:\n"
+        "  --exclude LIST           leave these temperatures out\n\n");
+    rbmcli_reduction_help(f);
+    fprintf(f,
+        "\nCommon:\n"
         "  -o, --output FILE        model file (required; written atomically)\n"
         "  --seed N                 random seed [1]; RBM 0 uses N itself (so a one-layer\n"
         "                           DBN equals train-rbm with the same options), RBM l >= 1\n"
@@ -93,11 +96,16 @@ typedef struct {
     kd_dbn_file file;
 } dbn_ctx;
 
+/* Rank 0 writes (over MPI every process holds the same layers); all agree. */
 static int write_dbn(void *user)
 {
     dbn_ctx *c = user;
-    kd_status st = kd_dbn_file_write(c->output, &c->file);
-    return st == KD_OK ? CLI_OK : cli_fail_status("train-dbn", st);
+    int rc = CLI_OK;
+    if (mpicli_rank() == 0) {
+        kd_status st = kd_dbn_file_write(c->output, &c->file);
+        rc = st == KD_OK ? CLI_OK : cli_fail_status("train-dbn", st);
+    }
+    return mpicli_agree("train-dbn", rc);
 }
 
 int cmd_train_dbn(int argc, char **argv)
@@ -121,7 +129,11 @@ int cmd_train_dbn(int argc, char **argv)
     size_t nown = sizeof own / sizeof own[0];
     memcpy(opts, own, sizeof own);
     memcpy(opts + nown, rbmcli_train_options, rbmcli_ntrain_options * sizeof *opts);
-    memset(&opts[nown + rbmcli_ntrain_options], 0, sizeof *opts);
+    memcpy(opts + nown + rbmcli_ntrain_options, rbmcli_reduction_options,
+           sizeof rbmcli_reduction_options);
+    memset(&opts[nown + rbmcli_ntrain_options + 2], 0, sizeof *opts);
+    rbmcli_reduction reduction;
+    rbmcli_reduction_init(&reduction);
 
     rbmcli_raw raw;
     memset(&raw, 0, sizeof raw);
@@ -139,6 +151,12 @@ int cmd_train_dbn(int argc, char **argv)
         rc = CLI_OK;
         if (rbmcli_raw_store(&raw, c, optarg))
             continue;
+        int red = rbmcli_reduction_option(cmd, c, optarg, &reduction);
+        if (red != CLI_CONTINUE) {
+            if (red != CLI_OK)
+                return red;
+            continue;
+        }
         switch (c) {
         case O_LAYERS:
             layers_text = optarg;
@@ -222,12 +240,17 @@ int cmd_train_dbn(int argc, char **argv)
     if ((rc = rbmcli_check_temps(cmd, "--temps", temps)) != CLI_OK ||
         (rc = rbmcli_check_temps(cmd, "--exclude", exclude)) != CLI_OK)
         return rc;
-    if (cli_check_writable(cmd, output) != CLI_OK)
+    rc = mpicli_rank() == 0 ? cli_check_writable(cmd, output) : CLI_OK;
+    if (mpicli_agree(cmd, rc) != CLI_OK)
         return CLI_FAILURE;
 
     rbmcli_data data;
-    if ((rc = rbmcli_data_load(cmd, data_path, temps, exclude, &data)) != CLI_OK)
+    memset(&data, 0, sizeof data);
+    rc = rbmcli_data_load(cmd, data_path, temps, exclude, &data);
+    if ((rc = mpicli_agree(cmd, rc)) != CLI_OK) {
+        rbmcli_data_free(&data);
         return rc;
+    }
     const size_t N = kd_lattice_size(&data.d->lattice);
     if (N > (size_t)1 << 30) {
         rbmcli_data_free(&data);
@@ -291,6 +314,7 @@ int cmd_train_dbn(int argc, char **argv)
         kd_rbm_train_options topt = layer[l].train;
         topt.seed = ls;
         topt.progress = rbmcli_epoch_progress;
+        rbmcli_reduction_apply(&reduction, &topt, rec); /* several processes */
         st = kd_rbm_trainer_new(&t, rbm, &topt, &view, NULL);
         if (st != KD_OK) {
             rc = cli_fail_status(cmd, st);

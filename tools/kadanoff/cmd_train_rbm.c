@@ -31,18 +31,10 @@ static void usage(FILE *f)
         "\nData:\n"
         "  --temps LIST             train on these temperatures of DATA only (a:b:step,\n"
         "                           comma list, inf; each must occur in DATA)\n"
-        "  --exclude LIST           leave these temperatures out\n\n"
-        "Several processes (an MPI build run by mpirun/srun, docs/cluster.md):\n"
-        "  --reduction fast|deterministic\n"
-        "                           how the minibatch gradient is summed over the\n"
-        "                           processes, each of which takes a part of every\n"
-        "                           minibatch. fast [default]: one MPI_Allreduce, equal to\n"
-        "                           one process up to rounding (bit-identical on one).\n"
-        "                           deterministic: blocks of --reduction-block rows are\n"
-        "                           summed in a fixed order: bit-identical for any number\n"
-        "                           of processes, also in a build without MPI\n"
-        "  --reduction-block N      rows per block of the deterministic mode [16]\n\n"
-        "Resuming and checkpoints:\n"
+        "  --exclude LIST           leave these temperatures out\n\n");
+    rbmcli_reduction_help(f);
+    fprintf(f,
+        "\nResuming and checkpoints:\n"
         "  --resume                 continue training the model in -o MODEL.h5 up to\n"
         "                           --epochs TOTAL (default: its recorded total), with its\n"
         "                           recorded hyperparameters, seed and data selection (DATA\n"
@@ -183,7 +175,7 @@ int cmd_train_rbm(int argc, char **argv)
 {
     const char *cmd = "train-rbm";
     enum { O_HIDDEN = 1, O_UNITS, O_VUNITS, O_HUNITS, O_TEMPS, O_EXCLUDE, O_SEED, O_THREADS,
-           O_RESUME, O_CHECKPOINT, O_REDUCTION, O_REDUCTION_BLOCK };
+           O_RESUME, O_CHECKPOINT };
     static const struct option own[] = {
         {"hidden", required_argument, 0, O_HIDDEN},
         {"units", required_argument, 0, O_UNITS},
@@ -195,8 +187,6 @@ int cmd_train_rbm(int argc, char **argv)
         {"threads", required_argument, 0, O_THREADS},
         {"resume", no_argument, 0, O_RESUME},
         {"checkpoint-every", required_argument, 0, O_CHECKPOINT},
-        {"reduction", required_argument, 0, O_REDUCTION},
-        {"reduction-block", required_argument, 0, O_REDUCTION_BLOCK},
         {"output", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},
@@ -206,14 +196,18 @@ int cmd_train_rbm(int argc, char **argv)
     size_t nown = sizeof own / sizeof own[0];
     memcpy(opts, own, sizeof own);
     memcpy(opts + nown, rbmcli_train_options, rbmcli_ntrain_options * sizeof *opts);
-    memset(&opts[nown + rbmcli_ntrain_options], 0, sizeof *opts);
+    memcpy(opts + nown + rbmcli_ntrain_options, rbmcli_reduction_options,
+           sizeof rbmcli_reduction_options);
+    memset(&opts[nown + rbmcli_ntrain_options + 2], 0, sizeof *opts);
 
     rbmcli_raw raw;
     memset(&raw, 0, sizeof raw);
     const char *output = NULL, *temps = NULL, *exclude = NULL;
     const char *given_model[8] = {0}; /* options refused with --resume */
-    int ngiven = 0, resume = 0, deterministic = 0;
-    long hidden = 0, v, block = 16;
+    int ngiven = 0, resume = 0;
+    long hidden = 0, v;
+    rbmcli_reduction reduction;
+    rbmcli_reduction_init(&reduction);
     uint64_t seed = 1, checkpoint_every = 0;
     kd_units vis = KD_UNITS_SPIN, hid = KD_UNITS_SPIN;
     int c, rc;
@@ -225,6 +219,12 @@ int cmd_train_rbm(int argc, char **argv)
         rc = CLI_OK;
         if (rbmcli_raw_store(&raw, c, optarg))
             continue;
+        int red = rbmcli_reduction_option(cmd, c, optarg, &reduction);
+        if (red != CLI_CONTINUE) {
+            if (red != CLI_OK)
+                return red;
+            continue;
+        }
         switch (c) {
         case O_HIDDEN:
             rc = cli_parse_long(cmd, "--hidden", optarg, 1, 1L << 30, &hidden);
@@ -264,15 +264,6 @@ int cmd_train_rbm(int argc, char **argv)
             break;
         case O_CHECKPOINT:
             rc = cli_parse_u64(cmd, "--checkpoint-every", optarg, &checkpoint_every);
-            break;
-        case O_REDUCTION:
-            if (strcmp(optarg, "fast") && strcmp(optarg, "deterministic"))
-                return cli_usage_error(cmd, "--reduction '%s': expected fast or deterministic",
-                                       optarg);
-            deterministic = !strcmp(optarg, "deterministic");
-            break;
-        case O_REDUCTION_BLOCK:
-            rc = cli_parse_long(cmd, "--reduction-block", optarg, 1, 1L << 24, &block);
             break;
         case 'o':
             output = optarg;
@@ -415,19 +406,7 @@ int cmd_train_rbm(int argc, char **argv)
     ctx.file.model = rec;
     topt.progress = rbmcli_epoch_progress;
     topt.progress_user = NULL;
-    /* Several processes (or the deterministic reduction on one): each takes a
-     * part of every minibatch (kd_rbm_split). Only rank 0 reports, so the
-     * others skip the monitors. */
-    kd_rbm_split split;
-    memset(&split, 0, sizeof split);
-    mpicli_rbm_split(&split);
-    split.block = deterministic ? (size_t)block : 0;
-    if (split.size > 1 || split.block)
-        topt.split = &split;
-    if (split.rank != 0) {
-        topt.monitor_every = 0;
-        rec->ais_every = 0;
-    }
+    rbmcli_reduction_apply(&reduction, &topt, rec); /* several processes, docs/cluster.md */
 
     kd_rbm_trainer *t = NULL;
     kd_rbm_data view = rbmcli_data_view(&data);

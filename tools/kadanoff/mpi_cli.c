@@ -42,7 +42,8 @@ static int launched(void)
 /* The commands that split their work over processes. */
 static int splits_work(const char *command)
 {
-    return !strcmp(command, "sample") || !strcmp(command, "train-rbm");
+    return !strcmp(command, "sample") || !strcmp(command, "train-rbm") ||
+           !strcmp(command, "train-dbn");
 }
 
 static void silence(void)
@@ -73,8 +74,8 @@ int mpicli_init(int *argc, char ***argv, const char *command)
     if (size > 1 && !splits_work(command))
         return cli_usage_error(command,
                                "%d MPI processes were started, but this command runs on one "
-                               "(only sample and train-rbm split their work over MPI "
-                               "processes); start it without mpirun or with -np 1",
+                               "(only sample, train-rbm and train-dbn split their work over "
+                               "MPI processes); start it without mpirun or with -np 1",
                                size);
     return CLI_OK;
 }
