@@ -155,6 +155,17 @@ int mpicli_agree(const char *cmd, int rc)
     return worst;
 }
 
+int mpicli_any(int flag)
+{
+    if (!started || size == 1)
+        return flag != 0;
+    int mine = flag != 0, any;
+    MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (any)
+        agreed = 1;
+    return any;
+}
+
 /* ---- point-to-point and collective transfers of any size ------------------------ */
 
 #define CHUNK (1 << 30) /* bytes or elements per MPI call: counts are ints */

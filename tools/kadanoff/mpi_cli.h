@@ -31,6 +31,10 @@ int mpicli_size(void);
  * failure it has printed with cli_fail). If any rank failed, rank 0 prints the
  * other ranks' messages and every rank returns the largest status. */
 int mpicli_agree(const char *cmd, int rc);
+/* Collective: 1 on every rank if flag is nonzero on any (e.g. a signal that
+ * reached only some processes: all stop at the same point). A stop decided
+ * this way counts as agreed for mpicli_finalize. */
+int mpicli_any(int flag);
 /* Hooks for kd_sample on the parameters p (rows gathered to rank 0, which
  * writes the file); NULL on a single process. */
 const kd_sample_split *mpicli_sample_split(const kd_sample_params *p);
@@ -52,6 +56,7 @@ static inline int mpicli_agree(const char *cmd, int rc)
     (void)cmd;
     return rc;
 }
+static inline int mpicli_any(int flag) { return flag != 0; }
 static inline const kd_sample_split *mpicli_sample_split(const kd_sample_params *p)
 {
     (void)p;

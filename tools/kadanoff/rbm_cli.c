@@ -719,7 +719,9 @@ int rbmcli_train(rbmcli_run *run)
         }
         if (!cli_quiet)
             print_row(&c, &s, ap);
-        if (caught) {
+        if (mpicli_any(caught)) { /* over MPI: all processes stop after the same epoch */
+            if (!caught) /* the signal reached another process */
+                caught = SIGTERM;
             if (update_record(run) != CLI_OK)
                 return RUN_FAILED;
             return RUN_INTERRUPTED;
