@@ -7,12 +7,12 @@
  * builds the summary and writes the one output file with the serial HDF5
  * writer (atomic: temporary name, then rename). Gathered writes were chosen
  * over parallel HDF5: /spins is deflate-compressed (parallel HDF5 can write
- * compressed chunks only collectively, and needs the MPI build of HDF5, which
- * cannot be installed beside the serial one on Debian), and the gather moves
- * at most the uncompressed data once, which bench/mpi_scaling.sh measures at a
- * small fraction of the sampling time.
+ * compressed chunks only collectively, and libkadanoff would have to link the
+ * MPI build of HDF5, which the MPI-free default build must not need), and the
+ * gather moves at most the uncompressed data once, which bench/mpi_scaling.sh
+ * measures at a small fraction of the sampling time (docs/cluster.md).
  *
- * train-rbm: the hooks of kd_rbm_split are MPI_Allreduce (fast mode), an
+ * train-rbm, train-dbn: the hooks of kd_rbm_split are MPI_Allreduce (fast mode), an
  * in-place MPI_Allgatherv of whole rows (deterministic mode's block
  * gradients, and the persistent chains at the end of an epoch) and MPI_Bcast.
  */
