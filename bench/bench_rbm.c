@@ -47,7 +47,11 @@
 #include <string.h>
 
 #include "kadanoff/kadanoff.h"
-#include "rbm/kernels.h" /* kd_sgemm (internal), cblas.h */
+#include "rbm/cd_sliced.h" /* kd_cd_sliced_enable (internal) */
+#include "rbm/kernels.h"   /* kd_sgemm (internal), cblas.h */
+#ifdef KD_BLAS_BLIS
+char *bli_info_get_version_str(void); /* blis.h */
+#endif
 
 #define BATCH 100
 #define REPEATS 5
@@ -325,11 +329,12 @@ static size_t rows_for(rbm_shape s)
  * 2 threads: all three), then EPOCHS training epochs — so that ceiling and
  * training see the same load of a shared machine. Medians over the rounds. */
 typedef struct {
-    double rate, limit_kd, limit_best, ceiling_gflops, cores;
+    double rate, rate_prev, limit_kd, limit_best, ceiling_gflops, cores;
     double tprod[3][3]; /* median seconds per call, [product][mode] */
 } shape_result;
 
-static shape_result run_shape(rbm_shape s, const int8_t *spins, size_t rows, int threads)
+static shape_result run_shape(rbm_shape s, const int8_t *spins, size_t rows, int threads,
+                              int repeats)
 {
     product pr[3];
     gemm_bufs bufs[3];
@@ -346,9 +351,10 @@ static shape_result run_shape(rbm_shape s, const int8_t *spins, size_t rows, int
     }
     trainer t = trainer_new(s, spins, rows);
     train_epochs(&t, threads, 1); /* warm-up */
-    double tr[REPEATS][3][3], rate[REPEATS], lkd[REPEATS], lbest[REPEATS], cores[REPEATS];
+    double tr[REPEATS][3][3], rate[REPEATS], prev[REPEATS], lkd[REPEATS], lbest[REPEATS],
+        cores[REPEATS];
     const double fps = 10.0 * s.nv * s.nh;
-    for (int r = 0; r < REPEATS; r++) {
+    for (int r = 0; r < repeats; r++) {
         cores[r] = available_cores(10000000);
         for (int p = 0; p < 3; p++)
             for (int m = 0; m < 3; m++)
@@ -356,6 +362,9 @@ static shape_result run_shape(rbm_shape s, const int8_t *spins, size_t rows, int
                                   ? time_calls(&pr[p], &bufs[p], (gemm_mode)m, calls[p][m])
                                   : INFINITY;
         rate[r] = (double)rows * EPOCHS / train_epochs(&t, threads, EPOCHS);
+        kd_cd_sliced_enable(0); /* the previous kernel: cd.c's per-phase loops */
+        prev[r] = (double)rows * EPOCHS / train_epochs(&t, threads, EPOCHS);
+        kd_cd_sliced_enable(1);
         lkd[r] = BATCH / batch_time(tr[r], threads == 1 ? MODE_SINGLE : MODE_KD);
         lbest[r] = BATCH / batch_time(tr[r], -1);
     }
@@ -363,17 +372,18 @@ static shape_result run_shape(rbm_shape s, const int8_t *spins, size_t rows, int
     for (int p = 0; p < 3; p++)
         bufs_free(&bufs[p]);
     shape_result out;
-    out.rate = median(rate, REPEATS);
-    out.limit_kd = median(lkd, REPEATS);
-    out.limit_best = median(lbest, REPEATS);
-    out.cores = median(cores, REPEATS);
+    out.rate = median(rate, repeats);
+    out.rate_prev = median(prev, repeats);
+    out.limit_kd = median(lkd, repeats);
+    out.limit_best = median(lbest, repeats);
+    out.cores = median(cores, repeats);
     out.ceiling_gflops = out.limit_kd * fps * 1e-9;
     for (int p = 0; p < 3; p++)
         for (int m = 0; m < 3; m++) {
             double x[REPEATS];
-            for (int r = 0; r < REPEATS; r++)
+            for (int r = 0; r < repeats; r++)
                 x[r] = tr[r][p][m];
-            out.tprod[p][m] = median(x, REPEATS);
+            out.tprod[p][m] = median(x, repeats);
         }
     return out;
 }
@@ -493,15 +503,6 @@ static double reference_rate(rbm_shape s)
     return median(rates, REPEATS);
 }
 
-/* ---- peers ---------------------------------------------------------------- */
-
-static int python_has(const char *module)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 -c 'import %s' >/dev/null 2>&1", module);
-    return system(cmd) == 0;
-}
-
 /* ---- main ----------------------------------------------------------------- */
 
 static const char *fmt_rate(double x, char *buf, size_t n)
@@ -527,12 +528,48 @@ static double loadavg(void)
     return load;
 }
 
-int main(void)
+/* bench_rbm --rows NV NH: rows for one ~EPOCH_TARGET_S epoch on 1 thread.
+ * bench_rbm --rate NV NH THREADS ROWS: one round of run_shape, one line of
+ * key=value pairs (bench/peers_rbm.py interleaves these calls with the
+ * peers so that all see the same load). */
+static int one_shape_mode(int argc, char **argv)
+{
+    int rate = strcmp(argv[1], "--rate") == 0;
+    if ((rate && argc != 6) || (!rate && argc != 4)) {
+        fprintf(stderr, "usage: bench_rbm [--rows NV NH | --rate NV NH THREADS ROWS]\n");
+        return 2;
+    }
+    rbm_shape s = {atoi(argv[2]), atoi(argv[3])};
+    if (s.nv < 1 || s.nh < 1 || s.nv > 100000 || s.nh > 100000) {
+        fprintf(stderr, "bench_rbm: bad RBM shape %s-%s\n", argv[2], argv[3]);
+        return 2;
+    }
+    if (!rate) {
+        printf("%zu\n", rows_for(s));
+        return 0;
+    }
+    int threads = atoi(argv[4]);
+    size_t rows = (size_t)strtoull(argv[5], NULL, 10);
+    if (threads < 1 || threads > 2 || rows < BATCH) {
+        fprintf(stderr, "bench_rbm: threads must be 1 or 2 and rows >= %d\n", BATCH);
+        return 2;
+    }
+    int8_t *spins = random_spins(rows * (size_t)s.nv, 7);
+    shape_result r = run_shape(s, spins, rows, threads, 1);
+    free(spins);
+    printf("rate=%.6g prev_rate=%.6g limit_kd=%.6g limit_best=%.6g cores=%.3f\n", r.rate,
+           r.rate_prev, r.limit_kd, r.limit_best, r.cores);
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
 #ifdef OPENBLAS_VERSION
     openblas_set_num_threads(1);
 #endif
     kd_set_threads(1);
+    if (argc > 1)
+        return one_shape_mode(argc, argv);
     double load0 = loadavg(), cores0 = available_cores(60000000);
 
     product big = {"large reference", CblasNoTrans, CblasNoTrans, 1000, 1600, 400};
@@ -557,7 +594,7 @@ int main(void)
         rows[k] = rows_for(SHAPES[k]);
         int8_t *spins = random_spins(rows[k] * (size_t)SHAPES[k].nv, (uint64_t)k);
         for (int th = 1; th <= 2; th++)
-            res[k][th - 1] = run_shape(SHAPES[k], spins, rows[k], th);
+            res[k][th - 1] = run_shape(SHAPES[k], spins, rows[k], th, REPEATS);
         free(spins);
     }
     double load1 = loadavg(), cores1 = available_cores(60000000);
@@ -570,7 +607,9 @@ int main(void)
            "start, %.2f at end",
            REPEATS, EPOCHS, omp_get_num_procs(), load0, load1, cores0, cores1);
 #ifdef OPENBLAS_VERSION
-    printf("; BLAS: %s", openblas_get_config());
+    printf("; BLAS: OpenBLAS, %s", openblas_get_config());
+#elif defined(KD_BLAS_BLIS)
+    printf("; BLAS: BLIS %s", bli_info_get_version_str());
 #endif
     printf(".\n\n");
 
@@ -602,32 +641,28 @@ int main(void)
            "(\"kd_sgemm\": kadanoff's slicing; \"best\": fastest of 1 thread, kd_sgemm and 2-way "
            "split per product); fraction = median rate / median limit. \"cores free\": median over the rounds of the 2-thread test loop (2.0 = idle machine; below ~1.9 the 2-thread rows are limited by neighbours). Reference kernel: the "
            "same CD-1 update as naive triple loops in plain C (no BLAS), 1 thread, 100-64 "
-           "only.\n\n");
+           "only. \"previous kernel\": the same training with the batch-sliced chains "
+           "(src/rbm/cd_sliced.c) switched off, i.e. cd.c's per-phase loops, timed right after "
+           "kadanoff in every round; \"gain\" = median rate / median previous rate.\n\n");
     printf("| RBM | threads | rows/epoch | kadanoff samples/s | product ceiling GFLOP/s | "
            "limit samples/s (kd_sgemm) | fraction | limit samples/s (best) | fraction | "
-           "ref. kernel samples/s | ratio to ref. | cores free |\n");
-    printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+           "ref. kernel samples/s | ratio to ref. | previous kernel samples/s | gain | "
+           "cores free |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < NSHAPES; k++)
         for (int th = 1; th <= 2; th++) {
             const shape_result *r = &res[k][th - 1];
-            char b1[32], b2[32], b3[32], ratio[32] = "—";
+            char b1[32], b2[32], b3[32], b4[32], ratio[32] = "—";
             if (k == 0)
                 snprintf(ratio, sizeof ratio, "%.1f×", r->rate / ref);
             printf("| %d-%d | %d | %zu | %s | %.1f | %s | %.0f %% | %s | %.0f %% | %s | %s | "
-                   "%.2f |\n",
+                   "%s | %.2f× | %.2f |\n",
                    SHAPES[k].nv, SHAPES[k].nh, th, rows[k], fmt_rate(r->rate, b1, sizeof b1),
                    r->ceiling_gflops, fmt_rate(r->limit_kd, b2, sizeof b2),
                    100 * r->rate / r->limit_kd, fmt_rate(r->limit_best, b3, sizeof b3),
-                   100 * r->rate / r->limit_best, k == 0 ? refbuf : "—", ratio, r->cores);
+                   100 * r->rate / r->limit_best, k == 0 ? refbuf : "—", ratio,
+                   fmt_rate(r->rate_prev, b4, sizeof b4), r->rate / r->rate_prev, r->cores);
         }
 
-    int torch = python_has("torch"), sklearn = python_has("sklearn");
-    printf("\n");
-    if (!torch && !sklearn)
-        printf("peers: not installed (python3-torch, python3-sklearn)\n");
-    else
-        printf("peers: %s%s%s importable, but this harness has no peer scripts yet "
-               "(bench/peers/)\n",
-               torch ? "torch" : "", torch && sklearn ? " and " : "", sklearn ? "sklearn" : "");
     return 0;
 }

@@ -24,6 +24,14 @@ out=$here/RESULTS.md
   echo
   "$build/bench/bench_rbm"
   echo
+  echo "### Side by side with PyTorch and scikit-learn (\`bench/peers_rbm.py\`)"
+  echo
+  if [ -x /usr/bin/python3 ]; then
+    /usr/bin/python3 "$here/peers_rbm.py" "$build/bench/bench_rbm" "${KADANOFF_BENCH_PEER_ROUNDS:-3}"
+  else
+    echo "peers skipped: /usr/bin/python3 not found (Debian python3, python3-torch, python3-sklearn)"
+  fi
+  echo
   echo "## End to end (\`bench/end_to_end.sh\`)"
   echo
   bash "$here/end_to_end.sh" "$build"

@@ -231,7 +231,11 @@ static kd_rbm *train_threads(const kd_rbm_train_options *o, int omp, int blas, i
                              int epochs, kd_rbm_epoch_stats *last)
 {
     kd_set_threads(omp);
+#ifdef OPENBLAS_VERSION
     openblas_set_num_threads(blas); /* must not matter: the library pins BLAS to 1 */
+#else
+    (void)blas; /* BLIS (KADANOFF_BLAS=blis): kd_blas_serial pins it */
+#endif
     kd_rbm *r = make_model(400, 100, KD_UNITS_SPIN, KD_UNITS_BINARY, 0, 0.05, 0.0, 9);
     kd_rbm_data d = {sp, NULL, NULL, n};
     kd_rbm_trainer *t;

@@ -304,10 +304,70 @@ static void test_split(void)
     kd_test(kd_sample(&p, &d) == KD_ERR_INVALID && !d, "rank 2 of 2 refused: %s", kd_last_error());
 }
 
+/* Progress callback cancelling once half of the samples are done. */
+static int cancel_half(double fraction, const char *label, void *user)
+{
+    (void)label;
+    (void)user;
+    return fraction >= 0.5;
+}
+
+/* A cancelled run hands back the temperatures that finished (the checkpoint of
+ * `kadanoff sample`): each equal, rows and summary, to the same temperature of
+ * an uninterrupted run; one thread, so the cancellation falls after the first
+ * temperatures in list order and at least one of 4 is complete and one not. */
+static void test_partial(void)
+{
+    static const double temps[] = {1.5, 2.27, 3.0, INFINITY};
+    const kd_algorithm algos[] = {KD_ALGO_METROPOLIS, KD_ALGO_MULTISPIN};
+    for (int a = 0; a < 2; a++) {
+        kd_sample_params p;
+        kd_sample_params_init(&p);
+        p.lattice.L = 8;
+        p.temps = temps;
+        p.ntemps = 4;
+        p.samples = 200;
+        p.chains = 2;
+        p.burn_in = 50;
+        p.interval = 2;
+        p.algorithm = algos[a];
+        p.seed = 5;
+        kd_dataset *full = run(&p, 1), *part = NULL, *d = NULL;
+        p.progress = cancel_half;
+        p.partial = &part;
+        kd_status st = kd_sample(&p, &d);
+        kd_test(st == KD_ERR_CANCELLED && !d && part && part->ntemps >= 1 && part->ntemps < 4,
+                "%s: cancelled run returns %zu complete temperature(s) of 4",
+                kd_algorithm_name(algos[a]), part ? part->ntemps : 0);
+        if (!full || !part) {
+            kd_dataset_free(full);
+            kd_dataset_free(part);
+            continue;
+        }
+        const size_t N = 64, per = 200;
+        int same = part->n == part->ntemps * per;
+        for (size_t j = 0; same && j < part->ntemps; j++) {
+            size_t t = 0;
+            while (t < 4 && temps[t] != part->summary[j].T)
+                t++;
+            same = t < 4 && !memcmp(part->spins + j * per * N, full->spins + t * per * N, per * N) &&
+                   !memcmp(part->energy + j * per, full->energy + t * per, per * sizeof(double)) &&
+                   !memcmp(&part->summary[j], &full->summary[t], sizeof(kd_temp_summary)) &&
+                   !memcmp(part->correlation + j * (size_t)part->nr,
+                           full->correlation + t * (size_t)full->nr, (size_t)full->nr * sizeof(double));
+        }
+        kd_test(same, "%s: the finished temperatures equal the uninterrupted run's bit for bit",
+                kd_algorithm_name(algos[a]));
+        kd_dataset_free(full);
+        kd_dataset_free(part);
+    }
+}
+
 int main(void)
 {
     test_threads_identical();
     test_split();
+    test_partial();
     test_summary_vs_kaufman();
     test_special_and_symmetrize();
     test_fixed_burn_in();

@@ -2,8 +2,9 @@
  * kadanoff/rg.h — the renormalization group side of kadanoff: the exact
  * RG <-> RBM mapping of Mehta & Schwab (2014) checked by enumeration, spin-
  * product (Walsh) projections of small Hamiltonians, 1D decimation as an RBM
- * and as a deep network, Kadanoff block spins, and the locality of receptive
- * fields. Formulas: docs PHYSICS.md §1.
+ * and as a deep network, Kadanoff block spins, the correlation of hidden
+ * units with block spins, and the locality of receptive fields. Formulas:
+ * docs PHYSICS.md §1.
  *
  * Conventions used throughout.
  *   - Hamiltonians are dimensionless: β is absorbed, a configuration has
@@ -370,6 +371,76 @@ typedef struct {
  * existing file is untouched. */
 kd_status kd_rg_blockspin_write(const char *path, const kd_dataset *coarse,
                                 const kd_rg_blockspin_provenance *prov);
+
+/* ---- hidden units vs block spins ------------------------------------------------ */
+
+/* What "the block spin" of a b×b block (b sites of a chain) is:
+ *   MAJORITY  Kadanoff's block spin, kd_rg_blockspin (majority rule, fair coin
+ *             on ties; the coins are noise that no hidden unit can predict, so
+ *             even a unit that knows the block sum exactly has |C| < 1 when
+ *             ties occur — frequent for b = 2);
+ *   MEAN      the block magnetisation (1/b^d) Σ_block s_i, no ties. */
+typedef enum { KD_RG_BLOCK_MAJORITY = 0, KD_RG_BLOCK_MEAN = 1 } kd_rg_block_rule;
+
+/* The block size whose coarse lattice has the number of sites closest to
+ * `nunits`: b in 2..L/2 dividing L, minimising |ln((L/b)^d / nunits)| (d = 1
+ * chain, 2 square), the smaller b on a tie. On 40×40: 400 units -> b = 2,
+ * 100 -> b = 4, 25 -> b = 8 (exact matches); 0 when L has no such divisor. */
+int kd_rg_blockmatch_size(const kd_lattice *fine, int nunits);
+
+/* Per-unit and per-block outputs of kd_rg_blockmatch (caller-owned; NULL
+ * members are skipped). */
+typedef struct {
+    double *C;          /* nunits × nblocks row-major, C[j*nblocks + B] */
+    int *best;          /* nunits: argmax_B |C_jB| (first on ties), -1 for a
+                           zero-variance unit */
+    double *best_c;     /* nunits: the signed C_jB at best (0 for -1) */
+    double *block_best; /* nblocks: max_j |C_jB| */
+    int *block_hits;    /* nblocks: units whose best match is B */
+} kd_rg_blockmatch_maps;
+
+/* Summary of kd_rg_blockmatch. */
+typedef struct {
+    size_t n;                 /* configurations */
+    int nunits, nblocks, b;
+    kd_rg_block_rule rule;
+    int zero_units;           /* units constant over the n configurations */
+    int zero_blocks;          /* blocks constant over the n configurations */
+    double mean_best;         /* mean over ALL units of max_B |C_jB| (zero-variance
+                                 units count 0) */
+    double median_best;       /* median of the same */
+    double coverage;          /* fraction of blocks that are the best match of at
+                                 least one unit */
+    double coverage_random;   /* 1 - (1 - 1/nblocks)^u, u = units of nonzero
+                                 variance: the expected coverage if every unit
+                                 picked its block uniformly at random */
+    double null_mean_best;    /* mean_best and coverage for the shuffled pairing: */
+    double null_coverage;     /* hidden row π(r) against block row r, π a random
+                                 permutation (Philox (seed, KD_RG_BLOCKMATCH_NULL_STREAM)),
+                                 which keeps both marginals and removes every
+                                 dependence: the finite-n noise floor, about
+                                 sqrt(2 ln(2 nblocks)/n) for mean_best */
+} kd_rg_blockmatch_result;
+
+#define KD_RG_BLOCKMATCH_NULL_STREAM (UINT64_C(1) << 62)
+
+/* Correlation of hidden-unit activity with the block spins of block size b:
+ * s holds n configurations (n × N spins ±1 on `fine`), hidden the activities
+ * of nunits units for the same configurations (n × nunits row-major; any
+ * real values: probabilities, ±1 or 0/1 samples — Pearson's C is invariant
+ * under h -> αh + β, so binary and spin units give the same C, and a unit
+ * matching the flipped block -B (the Z2 gauge) has C = -1: use |C|). The
+ * block spins of configuration r use the coins of kd_rg_blockspin(fine, s, n,
+ * b, seed, 0, ...) under the majority rule. Computes the Pearson correlation
+ *     C_jB = Σ_r (h_rj - h̄_j)(B_rB - B̄_B) / sqrt(Σ_r (h_rj - h̄_j)² Σ_r (B_rB - B̄_B)²)
+ * for every unit j and block B (double precision, |C| <= 1), each unit's best
+ * match, the summary above and its null. A unit or block whose values are all
+ * equal has no correlation: its C is set to 0 and it is counted. Cost
+ * n·nunits·nblocks multiply-adds (BLAS) twice (data and null), memory about
+ * 8·n·(nunits + 2 nblocks) bytes. n >= 2, b as for kd_rg_blockspin_lattice. */
+kd_status kd_rg_blockmatch(const kd_lattice *fine, const int8_t *s, size_t n, const float *hidden,
+                           int nunits, int b, kd_rg_block_rule rule, uint64_t seed,
+                           const kd_rg_blockmatch_maps *maps, kd_rg_blockmatch_result *out);
 
 /* ---- locality of receptive fields ------------------------------------------------ */
 

@@ -93,6 +93,19 @@ static inline uint32_t kd_rng_below(kd_rng *r, uint32_t n)
     return (uint32_t)(m >> 32);
 }
 
+/* Uniformly random permutation p[0..n-1] of 0..n-1, n <= UINT32_MAX:
+ * Fisher-Yates from the top, one kd_rng_below(i + 1) per position i >= 1. */
+static inline void kd_rng_permutation(kd_rng *r, uint32_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint32_t)i;
+    for (size_t i = n; i-- > 1;) {
+        uint32_t k = kd_rng_below(r, (uint32_t)(i + 1)), t = p[i];
+        p[i] = p[k];
+        p[k] = t;
+    }
+}
+
 /* Standard normal deviate (Box–Muller; uses two uniforms, returns one). */
 static inline double kd_rng_normal(kd_rng *r)
 {

@@ -71,6 +71,14 @@ typedef struct {
     int symmetrize;      /* flip each stored configuration with probability ½ (h = 0 only) */
     kd_progress_fn progress;
     void *progress_user;
+    /* Optional. When the progress callback cancels the run, *partial receives
+     * the temperatures whose chains all finished before the cancellation (in
+     * the order given, with their summaries; NULL if none), so an interrupted
+     * run can be checkpointed: by the reproducibility rule above, sampling the
+     * remaining temperatures later and merging gives the uninterrupted
+     * result bit for bit. Chains cut short are discarded. Single process
+     * only: with `split` set, *partial is left NULL. */
+    kd_dataset **partial;
     const kd_sample_split *split; /* NULL: one process (the default) */
 } kd_sample_params;
 

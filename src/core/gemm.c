@@ -8,11 +8,16 @@
  * OpenMP threads. Every element of C is then computed by the same single-
  * threaded call whatever the thread count: bit-identical results.
  */
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <omp.h>
 
 #include "core/gemm.h"
+
+#ifdef KD_BLAS_BLIS
+void bli_thread_set_num_threads(long n_threads); /* blis.h; the whole header is not needed */
+#endif
 
 void kd_blas_serial(void)
 {
@@ -22,6 +27,11 @@ void kd_blas_serial(void)
      * core from the OpenMP threads; measured 3-7× slower epochs on 2 cores. */
     if (openblas_get_num_threads() != 1)
         openblas_set_num_threads(1);
+#elif defined(KD_BLAS_BLIS)
+    /* BLIS reads BLIS_NUM_THREADS / OMP_NUM_THREADS; one call pins it */
+    static atomic_int pinned;
+    if (!atomic_exchange(&pinned, 1))
+        bli_thread_set_num_threads(1);
 #endif
 }
 

@@ -7,7 +7,12 @@
 
 #include <cblas.h>
 
-/* Pin OpenBLAS to one thread (one-way; see gemm.c). kd_sgemm/kd_dgemm call it;
+#ifdef KD_BLAS_BLIS
+/* BLIS's cblas.h names the enums without typedefs (OpenBLAS has both). */
+typedef enum CBLAS_TRANSPOSE CBLAS_TRANSPOSE;
+#endif
+
+/* Pin the BLAS (OpenBLAS or BLIS) to one thread (one-way; see gemm.c). kd_sgemm/kd_dgemm call it;
  * call it before any direct cblas_* call whose result must not depend on the
  * thread count. */
 void kd_blas_serial(void);

@@ -65,6 +65,34 @@ static char *directory_of(const char *path)
     return dir;
 }
 
+kd_status kd_atomic_write(kd_atomic *a, const void *buf, size_t n)
+{
+    int fd = open(a->tmp, O_WRONLY | O_TRUNC);
+    if (fd < 0)
+        KD_FAIL(KD_ERR_IO, "%s: cannot open the temporary file '%s': %s", a->path, a->tmp,
+                strerror(errno));
+    const char *p = buf;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, p + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int err = w < 0 ? errno : EIO;
+            close(fd);
+            KD_FAIL(KD_ERR_IO, "%s: cannot write the file (%zu of %zu bytes written): %s%s",
+                    a->path, done, n, strerror(err),
+                    err == ENOSPC || err == EFBIG || err == EDQUOT
+                        ? "; the existing file, if any, is left as it was"
+                        : "");
+        }
+        done += (size_t)w;
+    }
+    if (close(fd) != 0)
+        KD_FAIL(KD_ERR_IO, "%s: cannot write the file: %s", a->path, strerror(errno));
+    return KD_OK;
+}
+
 kd_status kd_atomic_commit(kd_atomic *a)
 {
     char msg[512];

@@ -19,6 +19,8 @@
 #ifndef KD_IO_ATOMIC_H
 #define KD_IO_ATOMIC_H
 
+#include <stddef.h>
+
 #include "kadanoff/core.h"
 
 typedef struct {
@@ -30,6 +32,12 @@ typedef struct {
  * empty (mode 0666 minus umask), so that an unwritable directory is reported
  * here with the system's reason. KD_ERR_IO names the file; KD_ERR_NOMEM. */
 kd_status kd_atomic_begin(kd_atomic *a, const char *path);
+
+/* Write the whole of buf (n bytes) as the content of the temporary file,
+ * replacing what it held. A failing write (disk full: ENOSPC; a file-size
+ * limit: EFBIG) gives KD_ERR_IO naming the target and the system's reason; the
+ * caller then aborts, and the old target is untouched. */
+kd_status kd_atomic_write(kd_atomic *a, const void *buf, size_t n);
 
 /* The temporary file has been written and closed: flush it to disk, rename it
  * over the target and flush the directory entry. On failure the temporary file

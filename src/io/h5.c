@@ -278,8 +278,17 @@ static kd_status create_impl(kd_h5 **out, const char *path, const char *format,
         return s;
     }
     f->writing = 1;
+    /* The file is built in memory (core driver, no backing store) and written
+     * to disk in one piece by kd_h5_commit. HDF5 1.10 cannot recover from a
+     * failing write(2) (disk full, EFBIG): the file identifier is left half
+     * closed and the library crashes in H5Fclose or at exit. Writing the image
+     * ourselves turns a full disk into an ordinary error. */
     hid_t fapl = make_fapl();
-    f->file = H5Fcreate(f->atomic.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (fapl >= 0 && H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) < 0) {
+        H5Pclose(fapl);
+        fapl = -1;
+    }
+    f->file = fapl < 0 ? -1 : H5Fcreate(f->atomic.tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (f->file < 0) {
         s = kd_set_error(KD_ERR_IO, "%s: cannot create the HDF5 file '%s'%s", path,
                          f->atomic.tmp, h5_reason(&r));
@@ -325,11 +334,24 @@ kd_status kd_h5_commit(kd_h5 *f)
         KD_FAIL(KD_ERR_INTERNAL, "kd_h5_commit on a file opened for reading");
     }
     quiet_state q = quiet_begin();
-    herr_t e = H5Fclose(f->file);
-    if (e < 0)
-        s = kd_set_error(KD_ERR_IO, "%s: cannot finish writing the HDF5 file%s", f->path,
+    void *image = NULL;
+    ssize_t size = -1;
+    if (H5Fflush(f->file, H5F_SCOPE_LOCAL) >= 0)
+        size = H5Fget_file_image(f->file, NULL, 0);
+    if (size > 0 && (image = malloc((size_t)size)) != NULL &&
+        H5Fget_file_image(f->file, image, (size_t)size) != size)
+        size = -1;
+    herr_t e = H5Fclose(f->file); /* in memory: nothing to write to disk */
+    if (e < 0 || size <= 0)
+        s = kd_set_error(KD_ERR_IO, "%s: cannot finish the HDF5 file%s", f->path,
                          h5_reason(&r));
+    else if (!image)
+        s = kd_set_error(KD_ERR_NOMEM, "%s: out of memory for the file image (%zd bytes)",
+                         f->path, size);
     quiet_end(q);
+    if (s == KD_OK)
+        s = kd_atomic_write(&f->atomic, image, (size_t)size);
+    free(image);
     if (s != KD_OK) {
         kd_atomic_abort(&f->atomic);
         handle_free(f);
@@ -359,9 +381,12 @@ void kd_h5_abort(kd_h5 *f)
     if (!f)
         return;
     quiet_state q = quiet_begin();
-    if (f->file >= 0 && H5Fclose(f->file) < 0) {
-        /* Objects were left open (a bug in a caller): close them so that the
-         * file really goes away before its temporary name is removed. */
+    if (f->file >= 0) {
+        /* Objects left open (a bug in a caller) are closed first, so that the
+         * file really goes away before its temporary name is removed. H5Fclose
+         * is called once only: after a close that failed writing (disk full,
+         * EFBIG) the identifier still looks valid, but a second close crashes
+         * inside HDF5 1.10. */
         close_open_objects(f->file, H5F_OBJ_ATTR, H5Aclose);
         close_open_objects(f->file, H5F_OBJ_DATASET | H5F_OBJ_GROUP | H5F_OBJ_DATATYPE,
                            H5Oclose);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/memory.h"
 #include "ising/multispin_sample.h"
 #include "kadanoff/observables.h"
 #include "kadanoff/rng.h"
@@ -45,10 +46,11 @@ uint64_t kd_sample_stream(double T, int chain)
     return mix64(bits ^ mix64((uint64_t)chain + 1)) & ~(1ULL << 63);
 }
 
-/* What one chain reports back for the summary. */
+/* What one chain reports back for the summary; `complete`: it stored all its
+ * samples (no cancellation was seen before it returned). */
 typedef struct {
     double burn_in, interval, tau, acceptance;
-    int stationary;
+    int stationary, complete;
 } chain_info;
 
 /* Shared progress state: completed samples over all chains. */
@@ -244,20 +246,40 @@ static kd_status check_params(const kd_sample_params *p)
                      p->split->rank >= p->split->size || !p->split->combine))
         KD_FAIL(KD_ERR_INVALID, "process split %d of %d, expected 0 <= rank < size and a combine "
                                 "function", p->split->rank, p->split->size);
-    /* Refuse up front what cannot fit in memory. */
+    /* Refuse up front what cannot fit in memory: the dataset (spins, three
+     * doubles per row) and the correlation rows G. */
     double bytes = (double)p->ntemps * (double)p->samples *
-                   ((double)kd_lattice_size(&p->lattice) + 3 * sizeof(double));
-    double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    if (phys > 0 && bytes > 0.8 * phys)
-        KD_FAIL(KD_ERR_NOMEM,
-                "the dataset would need %.3g GiB of memory, more than 80%% of the %.3g GiB here",
-                bytes / 1073741824.0, phys / 1073741824.0);
+                   ((double)kd_lattice_size(&p->lattice) + 3 * sizeof(double) +
+                    (double)kd_ising_correlation_len(&p->lattice) * sizeof(double));
+    char what[128];
+    snprintf(what, sizeof what, "the dataset of %zu x %zu configurations of %zu spins",
+             p->ntemps, p->samples, kd_lattice_size(&p->lattice));
+    KD_CHECK(kd_memory_check(bytes, what));
     return KD_OK;
+}
+
+/* The provenance attributes of a dataset made by kd_sample. */
+static void set_provenance(kd_dataset *d, const kd_sample_params *p)
+{
+    snprintf(d->algorithm, sizeof d->algorithm, "%s", kd_algorithm_name(p->algorithm));
+    d->seed = p->seed;
+    if (p->burn_in < 0)
+        snprintf(d->burn_in, sizeof d->burn_in, "auto");
+    else
+        snprintf(d->burn_in, sizeof d->burn_in, "%ld", p->burn_in);
+    if (p->interval < 0)
+        snprintf(d->interval, sizeof d->interval, "auto");
+    else
+        snprintf(d->interval, sizeof d->interval, "%ld", p->interval);
+    d->samples_per_temperature = p->samples;
+    d->symmetrize = p->symmetrize;
 }
 
 kd_status kd_sample(const kd_sample_params *p, kd_dataset **out)
 {
     *out = NULL;
+    if (p->partial)
+        *p->partial = NULL;
     KD_CHECK(check_params(p));
     const size_t nt = p->ntemps, per = p->samples, C = (size_t)p->chains;
     const size_t N = kd_lattice_size(&p->lattice);
@@ -290,9 +312,12 @@ kd_status kd_sample(const kd_sample_params *p, kd_dataset **out)
                 continue;
             kd_ms_sample_info mi;
             status[t * C] = kd_multispin_sample_temperature(p, t, d, &mi, multispin_poll, &ps);
+            /* The cancel flag never resets: unset after the return means the
+             * temperature ran to the end. */
+            int complete = !cancelled(&ps);
             for (size_t c = 0; c < C; c++)
                 info[t * C + c] = (chain_info){mi.burn_in, mi.interval, mi.tau, mi.acceptance,
-                                               mi.stationary};
+                                               mi.stationary, complete};
         }
     } else /* ---- end of multispin hook ---- */
     /* One task per (temperature, chain); chain c of temperature t fills rows
@@ -304,13 +329,17 @@ kd_status kd_sample(const kd_sample_params *p, kd_dataset **out)
         size_t row0, nrows, chain0, nchains;
         kd_sample_item(p, task, &row0, &nrows, &chain0, &nchains);
         status[task] = run_chain(p, task / C, (int)(task % C), row0, nrows, d, &info[task], &ps);
+        info[task].complete = !cancelled(&ps); /* as above: the flag never resets */
     }
     kd_status st = KD_OK;
     for (size_t task = 0; task < nt * C && st == KD_OK; task++)
         st = status[task];
-    if (st == KD_OK && ps.cancelled)
-        st = kd_set_error(KD_ERR_CANCELLED, "sampling cancelled");
     if (p->split) {
+        /* Split over processes: a cancellation on any process fails the whole
+         * run (no partial result, p->partial stays NULL); combine gathers the
+         * rows and the chain records on rank 0. */
+        if (st == KD_OK && ps.cancelled)
+            st = kd_set_error(KD_ERR_CANCELLED, "sampling cancelled");
         st = p->split->combine(p->split->ctx, st, d, info, sizeof *info, nt * C);
         if (st == KD_OK && rank != 0) { /* rank 0 holds the rows and writes the summary */
             free(info);
@@ -320,19 +349,44 @@ kd_status kd_sample(const kd_sample_params *p, kd_dataset **out)
             return KD_OK;
         }
     }
+    const int was_cancelled = st == KD_OK && ps.cancelled;
+
+    /* The temperatures to summarise: all of them, or after a cancellation those
+     * whose chains all completed, their rows moved down to slots 0, 1, ...
+     * (a slot never moves up, so memmove in increasing order is safe). */
+    size_t *keep = malloc(nt * sizeof *keep), nk = 0;
+    if (!keep)
+        st = kd_set_error(KD_ERR_NOMEM, "out of memory");
+    for (size_t t = 0; st == KD_OK && t < nt; t++) {
+        int complete = 1;
+        for (size_t c = 0; c < C; c++)
+            complete &= info[t * C + c].complete;
+        if (was_cancelled && !complete)
+            continue;
+        if (nk != t) {
+            memmove(d->spins + nk * per * N, d->spins + t * per * N, per * N);
+            memmove(d->temperature + nk * per, d->temperature + t * per, per * sizeof(double));
+            memmove(d->energy + nk * per, d->energy + t * per, per * sizeof(double));
+            memmove(d->magnetization + nk * per, d->magnetization + t * per,
+                    per * sizeof(double));
+        }
+        keep[nk++] = t;
+    }
+    d->n = nk * per;
+    d->ntemps = nk;
 
     /* Correlation functions, then the per-temperature summary. */
     if (st == KD_OK) {
 #pragma omp parallel for schedule(static)
-        for (size_t row = 0; row < nt * per; row++)
+        for (size_t row = 0; row < nk * per; row++)
             kd_ising_correlation(&p->lattice, d->spins + row * N, G + row * (size_t)nr);
-        for (size_t t = 0; t < nt && st == KD_OK; t++) {
-            size_t r0 = t * per;
-            kd_temp_summary *sm = &d->summary[t];
+        for (size_t j = 0; j < nk && st == KD_OK; j++) {
+            size_t t = keep[j], r0 = j * per;
+            kd_temp_summary *sm = &d->summary[j];
             st = kd_observables_summarize(&p->lattice, p->temps[t], d->energy + r0,
                                           d->magnetization + r0, G + r0 * (size_t)nr, per, nr, sm,
-                                          d->correlation + t * (size_t)nr,
-                                          d->correlation_err + t * (size_t)nr);
+                                          d->correlation + j * (size_t)nr,
+                                          d->correlation_err + j * (size_t)nr);
             sm->burn_in = sm->interval = sm->tau_e = sm->acceptance = 0;
             for (size_t c = 0; c < C; c++) {
                 const chain_info *ci = &info[t * C + c];
@@ -353,26 +407,23 @@ kd_status kd_sample(const kd_sample_params *p, kd_dataset **out)
                        p->temps[t], sm->tau_e_samples);
         }
     }
+    free(keep);
+    if (st == KD_OK && was_cancelled) {
+        if (p->partial && nk > 0) {
+            set_provenance(d, p);
+            *p->partial = d;
+            d = NULL;
+        }
+        st = kd_set_error(KD_ERR_CANCELLED, "sampling cancelled");
+    }
     free(info);
     free(status);
     free(G);
     if (st != KD_OK) {
-        kd_dataset_free(d);
+        kd_dataset_free(d); /* NULL if handed over as the partial result */
         return st;
     }
-    /* provenance */
-    snprintf(d->algorithm, sizeof d->algorithm, "%s", kd_algorithm_name(p->algorithm));
-    d->seed = p->seed;
-    if (p->burn_in < 0)
-        snprintf(d->burn_in, sizeof d->burn_in, "auto");
-    else
-        snprintf(d->burn_in, sizeof d->burn_in, "%ld", p->burn_in);
-    if (p->interval < 0)
-        snprintf(d->interval, sizeof d->interval, "auto");
-    else
-        snprintf(d->interval, sizeof d->interval, "%ld", p->interval);
-    d->samples_per_temperature = per;
-    d->symmetrize = p->symmetrize;
+    set_provenance(d, p);
     *out = d;
     return KD_OK;
 }

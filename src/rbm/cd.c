@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "rbm/cd.h"
+#include "rbm/cd_sliced.h"
 #include "rbm/kernels.h"
 
 /* Row loops go parallel only above this many units: below it the fork/join
@@ -57,6 +58,12 @@ void kd_cd_gradient_part(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t C, s
     float *v0 = w->v, *vn = w->v + B * snv, *h0 = w->h, *hn = w->h + B * snh, *hs = w->hs;
     const float inv_b = 1.0f / (float)B_all, inv_c = 1.0f / (float)C_all;
     const float *W = rbm->w;
+    /* The sliced path scales by its own B: only for a whole minibatch, not for
+     * a part of one (data-parallel training, B < B_all), which runs the loops
+     * below. */
+    if (!persistent && C == B && B == B_all &&
+        kd_cd_chains_sliced(w, rbm, B, k, seed, stream0))
+        goto gradient; /* the same chains, run over slices of the batch */
 
     /* positive phase: h0 = (1/B) E[h | v0]; for CD also the chain's first h */
     kd_sgemm(CblasNoTrans, CblasNoTrans, b, nh, nv, 1.0f, v0, nv, W, nh, 0.0f, h0, nh);
@@ -101,6 +108,7 @@ void kd_cd_gradient_part(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t C, s
         }
     }
 
+gradient:
     /* gradient: G_W = [v0; vn]ᵀ [h0/B; -hn/C], one product over B + C rows */
     float *gw = w->grad, *ga = gw + snv * snh, *gb = ga + snv;
     kd_sgemm(CblasTrans, CblasNoTrans, nv, nh, b + c, 1.0f, w->v, nv, w->h, nh, 0.0f, gw, nh);

@@ -56,24 +56,26 @@ void kd_philox_fill_ref(uint64_t seed, uint64_t stream, uint64_t block, size_t n
 /* Eight counters per vector; G vectors at once, so that G independent
  * dependency chains (multiply → blend → xor, ~7 cycles per round) overlap.
  * _mm256_mul_epu32 multiplies the even 32-bit lanes into 64-bit products; the
- * odd lanes are shifted down first. Blocks block .. block+8G-1 go to out. */
+ * odd lanes are shifted down first. Lane l of vector v computes block
+ * ctr[8v+l] of stream str[8v+l]; its four words go to out[32v+4l ..]. */
 #define PHILOX_AVX2_GROUP(G)                                                                       \
-    __attribute__((target("avx2"))) static void philox_avx2_##G(uint64_t seed, uint64_t stream,    \
-                                                                uint64_t block, uint32_t *out)     \
+    __attribute__((target("avx2"))) static void philox_avx2_##G(                                   \
+        uint64_t seed, const uint64_t *ctr, const uint64_t *str, uint32_t *out)                    \
     {                                                                                              \
         const __m256i m0 = _mm256_set1_epi64x(PHILOX_M0), m1 = _mm256_set1_epi64x(PHILOX_M1);      \
         __m256i c0[G], c1[G], c2[G], c3[G];                                                        \
         for (int v = 0; v < G; v++) {                                                              \
-            uint32_t lo[8], hi[8];                                                                 \
+            uint32_t lo[8], hi[8], slo[8], shi[8];                                                 \
             for (int l = 0; l < 8; l++) {                                                          \
-                uint64_t b = block + (uint64_t)(8 * v + l);                                        \
-                lo[l] = (uint32_t)b;                                                               \
-                hi[l] = (uint32_t)(b >> 32);                                                       \
+                lo[l] = (uint32_t)ctr[8 * v + l];                                                  \
+                hi[l] = (uint32_t)(ctr[8 * v + l] >> 32);                                          \
+                slo[l] = (uint32_t)str[8 * v + l];                                                 \
+                shi[l] = (uint32_t)(str[8 * v + l] >> 32);                                         \
             }                                                                                      \
             c0[v] = _mm256_loadu_si256((const __m256i *)lo);                                       \
             c1[v] = _mm256_loadu_si256((const __m256i *)hi);                                       \
-            c2[v] = _mm256_set1_epi32((int)(uint32_t)stream);                                      \
-            c3[v] = _mm256_set1_epi32((int)(uint32_t)(stream >> 32));                              \
+            c2[v] = _mm256_loadu_si256((const __m256i *)slo);                                      \
+            c3[v] = _mm256_loadu_si256((const __m256i *)shi);                                      \
         }                                                                                          \
         uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);                                 \
         for (int r = 0; r < 10; r++) {                                                             \
@@ -114,16 +116,39 @@ void kd_philox_fill_ref(uint64_t seed, uint64_t stream, uint64_t block, size_t n
 PHILOX_AVX2_GROUP(1)
 PHILOX_AVX2_GROUP(4)
 
-static void philox_fill_avx2(uint64_t seed, uint64_t stream, uint64_t block, size_t nblocks,
-                             uint32_t *out)
+/* Blocks g = 0 .. n-1 of a sequence that runs through blocks block0 ..
+ * block0+nb-1 of stream stream0, then the same blocks of stream0+1, ...:
+ * block g is block0 + g mod nb of stream stream0 + g div nb, and its words go
+ * to out[4g ..]. A partial group of eight is computed whole into a scratch
+ * buffer (one vector costs about what one scalar block does). */
+static void philox_fill_avx2(uint64_t seed, uint64_t stream0, uint64_t block0, uint64_t nb,
+                             size_t n, uint32_t *out)
 {
-    size_t t = 0;
-    for (; t + 32 <= nblocks; t += 32)
-        philox_avx2_4(seed, stream, block + t, out + 4 * t);
-    for (; t + 8 <= nblocks; t += 8)
-        philox_avx2_1(seed, stream, block + t, out + 4 * t);
-    if (t < nblocks)
-        kd_philox_fill_ref(seed, stream, block + t, nblocks - t, out + 4 * t);
+    uint64_t ctr[32], str[32];
+    uint64_t t = 0, s = stream0; /* the block of sequence element g */
+    for (size_t g = 0; g < n;) {
+        size_t m = n - g >= 32 ? 32 : 8;
+        for (size_t l = 0; l < m; l++) {
+            ctr[l] = block0 + t;
+            str[l] = s;
+            if (++t == nb) {
+                t = 0;
+                s++;
+            }
+        }
+        if (m == 32) {
+            philox_avx2_4(seed, ctr, str, out + 4 * g);
+            g += 32;
+        } else if (n - g >= 8) {
+            philox_avx2_1(seed, ctr, str, out + 4 * g);
+            g += 8;
+        } else {
+            uint32_t tmp[32];
+            philox_avx2_1(seed, ctr, str, tmp);
+            memcpy(out + 4 * g, tmp, 4 * (n - g) * sizeof(uint32_t));
+            g = n;
+        }
+    }
 }
 #endif
 
@@ -131,11 +156,26 @@ void kd_philox_fill(uint64_t seed, uint64_t stream, uint64_t block, size_t nbloc
 {
 #ifdef KD_HAVE_AVX2_PATH
     if (__builtin_cpu_supports("avx2")) { /* reads a word set up at program start */
-        philox_fill_avx2(seed, stream, block, nblocks, out);
+        philox_fill_avx2(seed, stream, block, nblocks, nblocks, out);
         return;
     }
 #endif
     kd_philox_fill_ref(seed, stream, block, nblocks, out);
+}
+
+void kd_philox_fill_rows(uint64_t seed, uint64_t stream0, size_t nrows, uint64_t block,
+                         size_t nblocks, uint32_t *out)
+{
+    if (nblocks == 0)
+        return;
+#ifdef KD_HAVE_AVX2_PATH
+    if (__builtin_cpu_supports("avx2")) {
+        philox_fill_avx2(seed, stream0, block, nblocks, nrows * nblocks, out);
+        return;
+    }
+#endif
+    for (size_t r = 0; r < nrows; r++)
+        kd_philox_fill_ref(seed, stream0 + r, block, nblocks, out + 4 * nblocks * r);
 }
 
 /* ---- logistic function ----------------------------------------------------- */
@@ -200,46 +240,67 @@ static unit_consts consts_of(kd_units u, float scale)
     return k;
 }
 
-KD_CLONES static void mean_kernel(unit_consts k, int n, const float *act, const float *bias,
-                                  float *out)
+/* Rows r < nrows of a contiguous nrows × n layer; the row loop sits inside
+ * the clone so that a small row costs no call through the ifunc. */
+KD_CLONES static void mean_kernel(unit_consts k, size_t nrows, int n, const float *act,
+                                  const float *bias, float *out)
 {
-    if (bias) {
+    for (size_t r = 0; r < nrows; r++) {
+        const float *x = act + r * (size_t)n;
+        float *o = out + r * (size_t)n;
+        if (bias) {
 #pragma omp simd
-        for (int j = 0; j < n; j++)
-            out[j] = k.m2 * sigmoid_inline(k.c * (act[j] + bias[j])) + k.m0;
-    } else {
+            for (int j = 0; j < n; j++)
+                o[j] = k.m2 * sigmoid_inline(k.c * (x[j] + bias[j])) + k.m0;
+        } else {
 #pragma omp simd
-        for (int j = 0; j < n; j++)
-            out[j] = k.m2 * sigmoid_inline(k.c * act[j]) + k.m0;
+            for (int j = 0; j < n; j++)
+                o[j] = k.m2 * sigmoid_inline(k.c * x[j]) + k.m0;
+        }
     }
 }
 
 void kd_row_mean(kd_units u, int n, const float *act, const float *bias, float scale, float *out)
 {
-    mean_kernel(consts_of(u, scale), n, act, bias, out);
+    mean_kernel(consts_of(u, scale), 1, n, act, bias, out);
+}
+
+void kd_rows_mean(kd_units u, size_t nrows, int n, const float *act, const float *bias,
+                  float scale, float *out)
+{
+    mean_kernel(consts_of(u, scale), nrows, n, act, bias, out);
 }
 
 /* r = (w >> 8)·2^-24 is uniform on [0,1) in steps of 2^-24; the unit is up
- * iff r < p, i.e. with probability p rounded up to a multiple of 2^-24. */
-/* bias is never NULL here (kd_row_mean_sample substitutes zeros). */
-KD_CLONES static void sample_kernel(unit_consts k, int n, const float *act, const float *bias,
-                                    const uint32_t *rnd, float *mean_out, float *sample_out)
+ * iff r < p, i.e. with probability p rounded up to a multiple of 2^-24.
+ * Row r uses the words rnd[r·rstride ..]. bias is never NULL here
+ * (kd_row_mean_sample substitutes zeros). */
+KD_CLONES static void sample_kernel(unit_consts k, size_t nrows, int n, const float *act,
+                                    const float *bias, const uint32_t *rnd, size_t rstride,
+                                    float *mean_out, float *sample_out)
 {
-    if (mean_out) {
+    for (size_t row = 0; row < nrows; row++) {
+        const size_t o = row * (size_t)n;
+        const float *x = act + o;
+        const uint32_t *w = rnd + row * rstride;
+        float *so = sample_out + o;
+        if (mean_out) {
+            float *mo = mean_out + o;
 #pragma omp simd
-        for (int j = 0; j < n; j++) {
-            float p = sigmoid_inline(k.c * (act[j] + bias[j]));
-            float r = (float)(int32_t)(rnd[j] >> 8) * 0x1.0p-24f;
-            mean_out[j] = k.m2 * p + k.m0;
-            sample_out[j] = r < p ? k.up : k.down;
-        }
-    } else {
-        /* r < 1/(1 + e^{-cx})  ⇔  r·(1 + e^{-cx}) < 1: no division */
+            for (int j = 0; j < n; j++) {
+                float p = sigmoid_inline(k.c * (x[j] + bias[j]));
+                float r = (float)(int32_t)(w[j] >> 8) * 0x1.0p-24f;
+                mo[j] = k.m2 * p + k.m0;
+                so[j] = r < p ? k.up : k.down;
+            }
+        } else {
+            /* r < 1/(1 + e^{-cx})  ⇔  r·(1 + e^{-cx}) < 1: no division */
 #pragma omp simd
-        for (int j = 0; j < n; j++) {
-            float e = expf_poly(-k.c * (act[j] + bias[j]));
-            float r = (float)(int32_t)(rnd[j] >> 8) * 0x1.0p-24f;
-            sample_out[j] = r * (1.0f + e) < 1.0f ? k.up : k.down;
+            for (int j = 0; j < n; j++) {
+                float e = expf_poly(-k.c * (x[j] + bias[j]));
+                float r = (float)(int32_t)(w[j] >> 8) * 0x1.0p-24f;
+                so[j] = r * (1.0f + e) < 1.0f ? k.up : k.down;
+            }
         }
     }
 }
@@ -254,9 +315,16 @@ void kd_row_mean_sample(kd_units u, int n, const float *act, const float *bias, 
     for (int j0 = 0; j0 < n; j0 += ROW_CHUNK) {
         int m = n - j0 < ROW_CHUNK ? n - j0 : ROW_CHUNK;
         kd_philox_fill(seed, stream, block + (uint64_t)j0 / 4, kd_rbm_blocks(m), rnd);
-        sample_kernel(k, m, act + j0, bias ? bias + j0 : zeros, rnd,
+        sample_kernel(k, 1, m, act + j0, bias ? bias + j0 : zeros, rnd, 0,
                       mean_out ? mean_out + j0 : NULL, sample_out + j0);
     }
+}
+
+void kd_rows_sample_words(kd_units u, size_t nrows, int n, const float *act, const float *bias,
+                          float scale, const uint32_t *rnd, size_t rstride, float *mean_out,
+                          float *sample_out)
+{
+    sample_kernel(consts_of(u, scale), nrows, n, act, bias, rnd, rstride, mean_out, sample_out);
 }
 
 void kd_row_sample(kd_units u, int n, const float *act, const float *bias, uint64_t seed,

@@ -16,6 +16,11 @@
  * same numbers kd_rng_u32 returns for that stream from its start (word w is
  * output w mod 4 of block w/4). AVX2 path when the CPU has it. */
 void kd_philox_fill(uint64_t seed, uint64_t stream, uint64_t block, size_t nblocks, uint32_t *out);
+/* The same for rows r = 0 .. nrows-1 of stream0 + r: row r's words go to
+ * out[4·nblocks·r ..], equal to kd_philox_fill(seed, stream0 + r, block,
+ * nblocks, ·). All rows in one vectorised sweep: no scalar tail per row. */
+void kd_philox_fill_rows(uint64_t seed, uint64_t stream0, size_t nrows, uint64_t block,
+                         size_t nblocks, uint32_t *out);
 /* Portable scalar version (the reference). */
 void kd_philox_fill_ref(uint64_t seed, uint64_t stream, uint64_t block, size_t nblocks,
                         uint32_t *out);
@@ -40,5 +45,16 @@ void kd_row_sample(kd_units u, int n, const float *act, const float *bias, uint6
 void kd_row_mean_sample(kd_units u, int n, const float *act, const float *bias, float scale,
                         uint64_t seed, uint64_t stream, uint64_t block, float *mean_out,
                         float *sample_out);
+
+/* kd_row_mean for rows r = 0 .. nrows-1 of a contiguous nrows × n layer. */
+void kd_rows_mean(kd_units u, size_t nrows, int n, const float *act, const float *bias,
+                  float scale, float *out);
+/* The sampling step of kd_row_mean_sample for rows r = 0 .. nrows-1 of a
+ * contiguous nrows × n layer, with the random words given: unit j of row r
+ * uses rnd[r·rstride + j] (kd_philox_fill_rows with rstride = 4·nblocks).
+ * bias must not be NULL; mean_out may be NULL (no means), may alias act. */
+void kd_rows_sample_words(kd_units u, size_t nrows, int n, const float *act, const float *bias,
+                          float scale, const uint32_t *rnd, size_t rstride, float *mean_out,
+                          float *sample_out);
 
 #endif

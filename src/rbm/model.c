@@ -1,9 +1,11 @@
 /* The RBM object: allocation, parameters, initialisation, data descriptors. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/memory.h"
 #include "kadanoff/rng.h"
 #include "rbm/rbm_internal.h"
 
@@ -39,6 +41,11 @@ kd_status kd_rbm_new(kd_rbm **out, int nv, int nh, kd_units visible, kd_units hi
     if ((int64_t)nv * nh >= ((int64_t)1 << 31))
         KD_FAIL(KD_ERR_NOMEM, "RBM %d-%d has %lld weights, expected fewer than 2^31", nv, nh,
                 (long long)nv * nh);
+    {
+        char what[96];
+        snprintf(what, sizeof what, "an RBM %d-%d", nv, nh);
+        KD_CHECK(kd_memory_check(sizeof(float) * ((double)nv * nh + nv + nh), what));
+    }
     if (!units_ok(visible) || !units_ok(hidden))
         KD_FAIL(KD_ERR_INVALID,
                 "unknown unit type (%d, %d), expected KD_UNITS_SPIN or KD_UNITS_BINARY",

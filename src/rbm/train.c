@@ -2,12 +2,14 @@
  * learning-rate schedules, per-epoch monitoring and NaN/Inf rollback. */
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <omp.h>
 
 #include "core/error.h"
+#include "core/memory.h"
 #include "kadanoff/rng.h"
 #include "rbm/cd.h"
 #include "rbm/kernels.h"
@@ -326,6 +328,18 @@ kd_status kd_rbm_trainer_new(kd_rbm_trainer **out, kd_rbm *rbm, const kd_rbm_tra
     if (train->n + opt->batch >= ((uint64_t)1 << 32))
         KD_FAIL(KD_ERR_INVALID, "%zu training rows, expected fewer than 2^32 - batch", train->n);
 
+    {
+        /* Up front: parameters, velocity, Adam moments, snapshot, gradients
+         * (about 6 copies of the nparams floats) and the batch and chain
+         * buffers (visible and hidden values of each row, a few copies). */
+        double np = (double)rbm->nparams, units = (double)rbm->nv + (double)rbm->nh;
+        double bytes = sizeof(float) * (6.0 * np + 4.0 * (double)opt->batch * units) +
+                       sizeof(size_t) * (double)train->n;
+        char what[160];
+        snprintf(what, sizeof what, "training an RBM %d-%d with batch %zu", rbm->nv, rbm->nh,
+                 opt->batch);
+        KD_CHECK(kd_memory_check(bytes, what));
+    }
     kd_rbm_trainer *t = calloc(1, sizeof *t);
     if (!t)
         KD_FAIL(KD_ERR_NOMEM, "out of memory for a trainer");

@@ -1,9 +1,11 @@
 /* RBM flow: iterate v -> h -> v and measure every step (see kadanoff/flow.h). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/memory.h"
 #include "kadanoff/flow.h"
 
 /* Flow streams start above the trainer's tags (which use bits 56+) and below
@@ -51,8 +53,19 @@ kd_status kd_flow_alloc(kd_flow **out, const kd_lattice *lat, kd_flow_mode mode,
                                 "steps >= 0, chains >= 1, 0 <= kept <= steps + 1",
                 steps, chains, nkept);
     const size_t N = kd_lattice_size(lat), rows = (size_t)steps + 1;
-    if ((double)nkept * (double)chains * (double)N > 1e11)
-        KD_FAIL(KD_ERR_NOMEM, "flow would keep %.3g spins, more than 1e11", (double)nkept * (double)chains * (double)N);
+    {
+        /* Up front: per-step energies and magnetizations of every chain, G(r)
+         * rows, the kept configurations (int8 or float) and the running state
+         * (a few float copies of the chains' visible and hidden values). */
+        double kept = (double)nkept * (double)chains * (double)N;
+        double bytes = 16.0 * (double)rows * ((double)chains + kd_ising_correlation_len(lat)) +
+                       kept * (mode == KD_FLOW_SAMPLE ? 1.0 : sizeof(float)) +
+                       4.0 * sizeof(float) * (double)chains * (double)N;
+        char what[160];
+        snprintf(what, sizeof what, "a flow of %zu chains x %d steps (%d kept) on %zu sites",
+                 chains, steps, nkept, N);
+        KD_CHECK(kd_memory_check(bytes, what));
+    }
     kd_flow *f = calloc(1, sizeof *f);
     if (!f)
         KD_FAIL(KD_ERR_NOMEM, "out of memory");

@@ -150,12 +150,16 @@ void cli_install_interrupt_handler(void)
 
 int cli_interrupted(void) { return interrupt_signal != 0; }
 
+const char *cli_interrupt_name(void) { return interrupt_signal == SIGTERM ? "SIGTERM" : "SIGINT"; }
+
+int cli_interrupt_status(void) { return 128 + (interrupt_signal ? (int)interrupt_signal : SIGINT); }
+
 int cli_interrupt_exit(const char *cmd)
 {
     cli_progress_end();
     fprintf(stderr, "kadanoff %s: interrupted by %s; no output written\n", cmd,
-            interrupt_signal == SIGTERM ? "SIGTERM" : "SIGINT");
-    return 128 + (int)interrupt_signal;
+            cli_interrupt_name());
+    return cli_interrupt_status();
 }
 
 int cli_check_writable(const char *cmd, const char *path)

@@ -77,6 +77,9 @@ int cli_check_writable(const char *cmd, const char *path);
  * library stops at the next step and nothing is written; a second one exits. */
 void cli_install_interrupt_handler(void);
 int cli_interrupted(void);
+/* "SIGINT" or "SIGTERM", and the matching exit status 130 or 143. */
+const char *cli_interrupt_name(void);
+int cli_interrupt_status(void);
 /* Report the interruption; returns 130 (SIGINT) or 143 (SIGTERM). */
 int cli_interrupt_exit(const char *cmd);
 

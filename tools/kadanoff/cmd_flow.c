@@ -41,7 +41,10 @@ static void usage(FILE *f)
         "  -v, --verbose       more messages\n"
         "  -h, --help          this help\n\n"
         "Prints per step: <e>, <|m|> (errors over chains), T_thermometer, T_e +- err,\n"
-        "T_|m| +- err, then the fixed point (plateau of <e> and <|m|>).\n");
+        "T_|m| +- err, then the fixed point (plateau of <e> and <|m|>).\n\n"
+        "SIGINT/SIGTERM stop the flow after the current step, write nothing (FLOW.h5 is\n"
+        "left as it was) and exit 130/143; there is no --resume (rerun: same seed, same\n"
+        "bits).\n");
 }
 
 /* Pick `chains` start configurations from a dataset file, optionally at one T. */

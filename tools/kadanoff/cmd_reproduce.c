@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "job.h"
 #include "reproduce.h"
 
 typedef struct {
@@ -15,14 +16,16 @@ typedef struct {
 static const study studies[] = {
     {"iso2018", "Iso, Shiba & Yokoo 2018: RBM flow toward T_c, thermometer vs physics",
      reproduce_iso2018},
-    {"mehta2014", "Mehta & Schwab 2014: RG <-> RBM mapping, 1D decimation, DBN locality vs block spins",
+    {"mehta2014",
+     "Mehta & Schwab 2014: RG <-> RBM mapping, 1D decimation, DBN locality, hidden units vs "
+     "block spins",
      reproduce_mehta2014},
 };
 static const size_t nstudies = sizeof studies / sizeof studies[0];
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: kadanoff reproduce STUDY [--quick] [-o DIR] [--seed N] [--threads N] [-q]\n\n"
+    fprintf(f, "Usage: kadanoff reproduce STUDY [--quick] [-o DIR] [--seed N] [--threads N] [--resume] [-q]\n\n"
                "Runs every stage of a paper's study as kadanoff commands, writes every\n"
                "intermediate file, the figures (data + gnuplot script + PNG/SVG), DIR/report.html\n"
                "(self-contained) and DIR/report.md, and DIR/commands.sh with the exact commands.\n\n"
@@ -34,8 +37,13 @@ static void usage(FILE *f)
                "  -o, --output DIR  output directory (default: kadanoff-STUDY)\n"
                "  --seed N          random seed of every stage (default 1)\n"
                "  --threads N       OpenMP threads (default: all cores); results do not depend on it\n"
+               "  --resume          skip the stages an interrupted run completed (recorded in\n"
+               "                    DIR/stages.done); give the same options. Every stage is\n"
+               "                    deterministic, so the result is the same\n"
                "  -q, --quiet       no progress and no summary table\n"
-               "  -h, --help        this help\n");
+               "  -h, --help        this help\n\n"
+               "SIGINT/SIGTERM stop the running stage as that command does (see its --help),\n"
+               "exit 130/143 and name the stage; the files of completed stages are whole.\n");
 }
 
 int cmd_reproduce(int argc, char **argv)
@@ -45,8 +53,9 @@ int cmd_reproduce(int argc, char **argv)
         {"quick", no_argument, 0, 1},   {"output", required_argument, 0, 'o'},
         {"seed", required_argument, 0, 2}, {"threads", required_argument, 0, 3},
         {"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},  {0, 0, 0, 0}};
-    int quick = 0, c, rc;
+        {"help", no_argument, 0, 'h'},  {"resume", no_argument, 0, 4},
+        {0, 0, 0, 0}};
+    int quick = 0, resume = 0, c, rc;
     uint64_t seed = 1;
     long v;
     optind = 1;
@@ -55,6 +64,7 @@ int cmd_reproduce(int argc, char **argv)
         rc = CLI_OK;
         switch (c) {
         case 1: quick = 1; break;
+        case 4: resume = 1; break;
         case 'o': dir = optarg; break;
         case 2: rc = cli_parse_u64(cmd, "--seed", optarg, &seed); break;
         case 3:
@@ -77,7 +87,10 @@ int cmd_reproduce(int argc, char **argv)
         if (!strcmp(argv[optind], studies[i].name)) {
             char def[64];
             snprintf(def, sizeof def, "kadanoff-%s", studies[i].name);
-            return studies[i].run(dir ? dir : def, quick, seed);
+            job_set_resume(resume);
+            rc = studies[i].run(dir ? dir : def, quick, seed);
+            job_set_resume(0);
+            return rc;
         }
     return cli_usage_error(cmd, "unknown study '%s'", argv[optind]);
 }

@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "mpi_cli.h"
+#include "sample_checkpoint.h"
 
 static void usage(FILE *f)
 {
@@ -44,11 +46,21 @@ static void usage(FILE *f)
         "  --seed N                 random seed (default 1); same seed, same file\n"
         "  --threads N              OpenMP threads (default: all cores); results do not\n"
         "                           depend on it\n"
+        "  --resume                 continue an interrupted run from FILE.h5.ckpt (give the\n"
+        "                           same options); the result is bit-identical to an\n"
+        "                           uninterrupted run (one process only, not over MPI)\n"
         "  -q, --quiet              no table, no progress, no warnings\n"
         "  -v, --verbose            more messages\n"
         "  -h, --help               this help\n\n"
         "Prints per temperature: burn-in, interval, tau_int of the energy, <e>, <|m|>, c,\n"
         "chi, U4 with error bars, and the exact <e> where one is known.\n\n"
+        "Interrupted runs: on SIGINT/SIGTERM the temperatures whose chains all finished\n"
+        "are written atomically to FILE.h5.ckpt (chains cut short are redone), FILE.h5 is\n"
+        "left as it was, and the exit status is 130/143; rerun with --resume to sample only\n"
+        "the missing temperatures (each temperature has its own random streams, so the\n"
+        "result is the same bits). FILE.h5.ckpt is removed once FILE.h5 is written.\n"
+        "A run over several MPI processes (mpirun -np P, P > 1; docs/cluster.md) writes\n"
+        "no checkpoint and refuses --resume: an interrupt stops it with nothing written.\n\n"
         "Example:\n"
         "  kadanoff sample -L 10 --temps 0:6:0.25 -n 1000 --algorithm wolff --seed 7 -o data.h5\n");
 }
@@ -100,6 +112,116 @@ static void print_summary(const kd_dataset *d)
     }
 }
 
+/* Write the temperatures done so far (checkpoint `ck`, this run's `part`) to
+ * ckpath atomically and report how to continue. */
+static int save_checkpoint(const char *cmd, const kd_sample_params *p, const kd_dataset *ck,
+                           const kd_dataset *part, const double *all, size_t nall,
+                           const char *ckpath)
+{
+    const char *sig = cli_interrupt_name();
+    int code = cli_interrupt_status();
+    cli_progress_end();
+    if (p->split) { /* kd_sample keeps no partial result over several processes */
+        fprintf(stderr, "kadanoff %s: interrupted by %s; a run over %d MPI processes keeps no "
+                "checkpoint; nothing written\n", cmd, sig, p->split->size);
+        return code;
+    }
+    if (!part) {
+        fprintf(stderr, "kadanoff %s: interrupted by %s before another temperature was complete; "
+                "%s\n", cmd, sig, ck ? "the checkpoint is unchanged" : "nothing written");
+        if (ck)
+            fprintf(stderr, "Continue with the same command and --resume.\n");
+        return code;
+    }
+    kd_dataset *m;
+    kd_status st = sample_merge(ck, part, all, nall, p->samples, &m);
+    if (st == KD_OK) {
+        sample_fingerprint(p, m->command, sizeof m->command);
+        st = kd_dataset_write(ckpath, m);
+    }
+    if (st != KD_OK) {
+        cli_fail_status(cmd, st);
+        return code;
+    }
+    fprintf(stderr,
+            "kadanoff %s: interrupted by %s; %zu of %zu temperatures are complete and saved in "
+            "%s.\nContinue with the same command and --resume.\n",
+            cmd, sig, m->ntemps, nall, ckpath);
+    kd_dataset_free(m);
+    return code;
+}
+
+/* Sample (the missing temperatures, with resume), checkpoint on an interrupt,
+ * write the output and remove the checkpoint when complete. */
+static int sample_run(const char *cmd, kd_sample_params *p, const char *output,
+                      const char *ckpath, int resume, int argc, char **argv)
+{
+    kd_dataset *ck = NULL, *d = NULL, *part = NULL, *m = NULL;
+    const double *all = p->temps;
+    const size_t nall = p->ntemps;
+    double *todo = malloc(nall * sizeof *todo);
+    int rc = CLI_FAILURE;
+    if (!todo)
+        return cli_fail(cmd, "out of memory");
+    if (resume) {
+        kd_status st = kd_dataset_read(ckpath, &ck);
+        if (st != KD_OK) {
+            rc = cli_fail(cmd, "--resume: %s (no checkpoint of an interrupted run?)",
+                          kd_last_error());
+            goto done;
+        }
+        if (sample_checkpoint_check(cmd, ckpath, ck, p) != CLI_OK)
+            goto done;
+    } else if (access(ckpath, F_OK) == 0 && !cli_quiet) {
+        fprintf(stderr, "kadanoff %s: warning: %s holds the temperatures of an interrupted run; "
+                        "this run starts afresh (give --resume to continue it instead)\n",
+                cmd, ckpath);
+    }
+    p->ntemps = sample_missing_temps(ck, all, nall, todo);
+    p->temps = todo;
+    if (!cli_quiet && ck)
+        fprintf(stderr, "kadanoff %s: resuming from %s: %zu of %zu temperatures done\n", cmd,
+                ckpath, nall - p->ntemps, nall);
+    cli_install_interrupt_handler();
+    p->progress = cli_progress;
+    p->partial = &part;
+    p->split = mpicli_sample_split(p); /* NULL on a single process (no --resume otherwise) */
+    kd_status st = p->ntemps ? kd_sample(p, &d) : KD_OK;
+    cli_progress_end();
+    if (st != KD_OK) {
+        rc = cli_interrupted() ? save_checkpoint(cmd, p, ck, part, all, nall, ckpath)
+                               : cli_fail_status(cmd, st);
+        goto done;
+    }
+    if (!d && p->ntemps) { /* an MPI rank other than 0: its rows went to rank 0 */
+        rc = mpicli_agree(cmd, CLI_OK);
+        goto done;
+    }
+    if ((st = sample_merge(ck, d, all, nall, p->samples, &m)) != KD_OK) {
+        rc = cli_fail_status(cmd, st);
+        goto done;
+    }
+    cli_join_args(argc, argv, m->command, sizeof m->command);
+    st = kd_dataset_write(output, m);
+    if ((rc = mpicli_agree(cmd, st == KD_OK ? CLI_OK : cli_fail_status(cmd, st))) != CLI_OK)
+        goto done;
+    remove(ckpath); /* complete: the checkpoint (if any) is obsolete */
+    if (!cli_quiet) {
+        print_summary(m);
+        printf("wrote %zu configurations to %s\n", m->n, output);
+    }
+    rc = CLI_OK;
+done:
+    kd_dataset_free(ck);
+    kd_dataset_free(d);
+    kd_dataset_free(part);
+    kd_dataset_free(m);
+    free(todo);
+    p->temps = all;
+    p->ntemps = nall;
+    return rc;
+}
+
 int cmd_sample(int argc, char **argv)
 {
     const char *cmd = "sample";
@@ -113,11 +235,12 @@ int cmd_sample(int argc, char **argv)
         {"symmetrize", no_argument, 0, 10},     {"output", required_argument, 0, 'o'},
         {"seed", required_argument, 0, 11},     {"threads", required_argument, 0, 12},
         {"quiet", no_argument, 0, 'q'},         {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},          {"resume", no_argument, 0, 13},
+        {0, 0, 0, 0}};
     kd_sample_params p;
     kd_sample_params_init(&p);
     const char *temps = NULL, *output = NULL;
-    int have_algo = 0;
+    int have_algo = 0, resume = 0;
     long v;
     int c, rc;
     optind = 1;
@@ -181,6 +304,9 @@ int cmd_sample(int argc, char **argv)
             rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
             kd_set_threads((int)v);
             break;
+        case 13:
+            resume = 1;
+            break;
         default:
             if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
                 return rc;
@@ -207,6 +333,11 @@ int cmd_sample(int argc, char **argv)
     if ((size_t)p.chains > p.samples)
         return cli_usage_error(cmd, "--chains (%d) must not exceed --samples (%zu)", p.chains,
                                p.samples);
+    /* Over MPI, kd_sample returns no partial result, so there is no checkpoint
+     * to write; resuming one (e.g. of a single-process run) is left out too. */
+    if (resume && mpicli_size() > 1)
+        return cli_usage_error(cmd, "--resume runs on one process, not on %d MPI processes; "
+                               "resume without mpirun (or with -np 1)", mpicli_size());
 
     double *tv;
     size_t nt;
@@ -223,27 +354,12 @@ int cmd_sample(int argc, char **argv)
         return CLI_FAILURE;
     }
 
-    cli_install_interrupt_handler();
-    p.progress = cli_progress;
-    p.split = mpicli_sample_split(&p); /* NULL on a single process */
-    kd_dataset *d = NULL;
-    kd_status st = kd_sample(&p, &d);
-    cli_progress_end();
+    char ckpath[4096];
+    if (snprintf(ckpath, sizeof ckpath, "%s.ckpt", output) >= (int)sizeof ckpath) {
+        free(tv);
+        return cli_fail(cmd, "output path '%s' is too long", output);
+    }
+    rc = sample_run(cmd, &p, output, ckpath, resume, argc + 1, argv - 1);
     free(tv);
-    if (st != KD_OK)
-        return cli_interrupted() ? cli_interrupt_exit(cmd) : cli_fail_status(cmd, st);
-    if (!d) /* an MPI rank other than 0: its rows went to rank 0 */
-        return mpicli_agree(cmd, CLI_OK);
-    cli_join_args(argc + 1, argv - 1, d->command, sizeof d->command);
-    st = kd_dataset_write(output, d);
-    if (mpicli_agree(cmd, st == KD_OK ? CLI_OK : cli_fail_status(cmd, st)) != CLI_OK) {
-        kd_dataset_free(d);
-        return CLI_FAILURE;
-    }
-    if (!cli_quiet) {
-        print_summary(d);
-        printf("wrote %zu configurations to %s\n", d->n, output);
-    }
-    kd_dataset_free(d);
-    return CLI_OK;
+    return rc;
 }

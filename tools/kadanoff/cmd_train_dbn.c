@@ -44,10 +44,17 @@ static void usage(FILE *f)
         "  -q, --quiet              no tables, no progress, no warnings\n"
         "  -v, --verbose            more messages\n"
         "  -h, --help               this help\n\n"
+        "  --resume                 continue the interrupted training in -o DBN.h5: give\n"
+        "                           the same DATA and options; finished layers are kept,\n"
+        "                           the last one continues from its saved state (epoch,\n"
+        "                           optimizer, chains), the rest are trained as planned;\n"
+        "                           the result is bit-identical to an uninterrupted run;\n"
+        "                           the number of MPI processes may change\n\n"
         "SIGINT/SIGTERM finish the current epoch and write the layers trained so far (the\n"
-        "last one partially, as recorded in its epochs_done), exit 130/143. NaN/Inf: exit 1\n"
-        "naming layer and epoch, writing likewise the layers up to the last good state.\n"
-        "train-dbn cannot resume; rerun it.\n\n"
+        "last one partially, as recorded in its epochs_done) atomically to DBN.h5, exit\n"
+        "130/143; continue with --resume. NaN/Inf: exit 1 naming layer and epoch, writing\n"
+        "likewise the layers up to the last good state (resuming would diverge again:\n"
+        "rerun with a lower --lr).\n\n"
         "Example (Mehta & Schwab):\n"
         "  kadanoff train-dbn data.h5 --layers 400,100,25 --units binary --epochs 50 \\\n"
         "      --lr 0.1 --l1 0.008 --batch 100 -o dbn.h5\n");
@@ -108,10 +115,46 @@ static int write_dbn(void *user)
     return mpicli_agree("train-dbn", rc);
 }
 
+/* A --resume must continue the same plan: the file's layers must be the ones
+ * these options would train. CLI_OK or CLI_FAILURE (printed). */
+static int check_resume(const char *cmd, const char *output, const kd_dbn_file *old,
+                        const rbmcli_data *data, kd_rbm_mode propagate, uint64_t seed, int depth,
+                        const long *hidden, const kd_units *units, const rbmcli_layer *layer)
+{
+    if (old->propagate != propagate || old->seed != seed)
+        return cli_fail(cmd, "%s: --propagate/--seed differ from the interrupted run's (%s, %llu)",
+                        output, old->propagate == KD_RBM_MEAN ? "mean" : "sample",
+                        (unsigned long long)old->seed);
+    if (old->depth > depth)
+        return cli_fail(cmd, "%s has %d layers, --layers gives %d", output, old->depth, depth);
+    if (old->source.rows != data->n)
+        return cli_fail(cmd, "%s was trained on %llu configurations, this data selection has %zu",
+                        output, (unsigned long long)old->source.rows, data->n);
+    for (int l = 0; l < old->depth; l++) {
+        const kd_rbm_record *r = old->layers[l];
+        kd_rbm_train_options want = layer[l].train;
+        want.seed = layer_seed(seed, l);
+        if (!r->trained || kd_rbm_nh(r->rbm) != hidden[l] ||
+            kd_rbm_visible_units(r->rbm) != units[l] ||
+            kd_rbm_hidden_units(r->rbm) != units[l + 1] ||
+            !rbmcli_same_training(&r->train, &want))
+            return cli_fail(cmd,
+                            "%s: layer %d was trained with other options than given now "
+                            "(resume with the options of the interrupted run)",
+                            output, l);
+        if (l + 1 < old->depth && r->epochs_done != r->train.epochs)
+            return cli_fail(cmd, "%s: layer %d stopped after %llu of %llu epochs but layer %d "
+                            "exists (a run that stopped on NaN/Inf cannot be resumed)",
+                            output, l, (unsigned long long)r->epochs_done,
+                            (unsigned long long)r->train.epochs, l + 1);
+    }
+    return CLI_OK;
+}
+
 int cmd_train_dbn(int argc, char **argv)
 {
     const char *cmd = "train-dbn";
-    enum { O_LAYERS = 1, O_UNITS, O_PROPAGATE, O_TEMPS, O_EXCLUDE, O_SEED, O_THREADS };
+    enum { O_LAYERS = 1, O_UNITS, O_PROPAGATE, O_TEMPS, O_EXCLUDE, O_SEED, O_THREADS, O_RESUME };
     static const struct option own[] = {
         {"layers", required_argument, 0, O_LAYERS},
         {"units", required_argument, 0, O_UNITS},
@@ -120,6 +163,7 @@ int cmd_train_dbn(int argc, char **argv)
         {"exclude", required_argument, 0, O_EXCLUDE},
         {"seed", required_argument, 0, O_SEED},
         {"threads", required_argument, 0, O_THREADS},
+        {"resume", no_argument, 0, O_RESUME},
         {"output", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},
@@ -142,7 +186,7 @@ int cmd_train_dbn(int argc, char **argv)
     kd_rbm_mode propagate = KD_RBM_MEAN;
     uint64_t seed = 1;
     long v;
-    int c, rc;
+    int c, rc, resume = 0;
     char cmdline[4096]; /* as typed: getopt_long permutes argv */
     cli_join_args(argc + 1, argv - 1, cmdline, sizeof cmdline);
     optind = 1;
@@ -180,6 +224,9 @@ int cmd_train_dbn(int argc, char **argv)
         case O_THREADS:
             rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
             kd_set_threads((int)v);
+            break;
+        case O_RESUME:
+            resume = 1;
             break;
         case 'o':
             output = optarg;
@@ -244,22 +291,41 @@ int cmd_train_dbn(int argc, char **argv)
     if (mpicli_agree(cmd, rc) != CLI_OK)
         return CLI_FAILURE;
 
+    /* --resume: the interrupted run's file, read by every process (over MPI the
+     * same file, as train-rbm --resume does), which all check it the same way. */
+    kd_dbn_file *old = NULL;
+    if (resume) {
+        kd_status rst = kd_dbn_file_read(output, &old);
+        if (mpicli_agree(cmd, rst == KD_OK ? CLI_OK : cli_fail_status(cmd, rst)) != CLI_OK) {
+            kd_dbn_file_free(old);
+            return CLI_FAILURE;
+        }
+    }
     rbmcli_data data;
     memset(&data, 0, sizeof data);
     rc = rbmcli_data_load(cmd, data_path, temps, exclude, &data);
+    if (rc == CLI_OK && old &&
+        (check_resume(cmd, output, old, &data, propagate, seed, depth, hidden, units, layer) !=
+             CLI_OK ||
+         rbmcli_check_lattice(cmd, data_path, &data.d->lattice, output, &old->source.lattice) !=
+             CLI_OK))
+        rc = CLI_FAILURE;
     if ((rc = mpicli_agree(cmd, rc)) != CLI_OK) {
+        kd_dbn_file_free(old);
         rbmcli_data_free(&data);
         return rc;
     }
     const size_t N = kd_lattice_size(&data.d->lattice);
     if (N > (size_t)1 << 30) {
+        kd_dbn_file_free(old);
         rbmcli_data_free(&data);
         return cli_fail(cmd, "%s: %zu spins per configuration, too many for an RBM", data_path, N);
     }
     dbn_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.output = output;
-    rbmcli_source(&ctx.file.source, &data, temps, exclude, cmdline);
+    rbmcli_source(&ctx.file.source, &data, temps, exclude, old ? old->source.command : "");
+    rbmcli_append_command(ctx.file.source.command, sizeof ctx.file.source.command, cmdline);
     ctx.file.propagate = propagate;
     ctx.file.seed = seed;
     kd_rbm_record *records[MAX_LAYERS] = {0};
@@ -277,14 +343,21 @@ int cmd_train_dbn(int argc, char **argv)
         int nv = l == 0 ? (int)N : (int)hidden[l - 1];
         kd_rbm *rbm = NULL;
         uint64_t ls = layer_seed(seed, l);
-        st = kd_rbm_new(&rbm, nv, (int)hidden[l], units[l], units[l + 1], layer[l].flags);
-        if (st == KD_OK)
-            st = kd_rbm_init_gaussian(rbm, layer[l].init_sigma, ls);
-        if (st == KD_OK && (st = kd_rbm_record_new(&records[l], rbm)) != KD_OK)
-            kd_rbm_free(rbm);
-        if (st != KD_OK) {
-            rc = cli_fail_status(cmd, st);
-            break;
+        const int saved = old && l < old->depth; /* --resume: layer l is in the file */
+        if (saved) {
+            records[l] = old->layers[l];
+            old->layers[l] = NULL; /* now owned by records[] */
+            rbm = records[l]->rbm;
+        } else {
+            st = kd_rbm_new(&rbm, nv, (int)hidden[l], units[l], units[l + 1], layer[l].flags);
+            if (st == KD_OK)
+                st = kd_rbm_init_gaussian(rbm, layer[l].init_sigma, ls);
+            if (st == KD_OK && (st = kd_rbm_record_new(&records[l], rbm)) != KD_OK)
+                kd_rbm_free(rbm);
+            if (st != KD_OK) {
+                rc = cli_fail_status(cmd, st);
+                break;
+            }
         }
         kd_rbm_record *rec = records[l];
         rec->init = layer[l].init;
@@ -316,6 +389,11 @@ int cmd_train_dbn(int argc, char **argv)
         topt.progress = rbmcli_epoch_progress;
         rbmcli_reduction_apply(&reduction, &topt, rec); /* several processes */
         st = kd_rbm_trainer_new(&t, rbm, &topt, &view, NULL);
+        if (st == KD_OK && saved) {
+            kd_rbm_trainer_state state;
+            kd_rbm_record_state(rec, &state);
+            st = kd_rbm_trainer_set_state(t, &state);
+        }
         if (st != KD_OK) {
             rc = cli_fail_status(cmd, st);
             break;
@@ -333,8 +411,8 @@ int cmd_train_dbn(int argc, char **argv)
                    topt.method == KD_RBM_PCD ? "PCD" : "CD", topt.k, topt.batch, topt.lr,
                    topt.optimizer == KD_RBM_ADAM ? " (Adam)" : "",
                    (unsigned long long)topt.epochs, (unsigned long long)ls);
-        rbmcli_run run = {cmd, label, t, rec, topt.epochs, 0, 1, NULL, NULL};
-        result = rbmcli_train(&run);
+        rbmcli_run run = {cmd, label, t, rec, topt.epochs, 0, !saved, NULL, NULL};
+        result = kd_rbm_trainer_epochs_done(t) < topt.epochs ? rbmcli_train(&run) : RUN_DONE;
         uint64_t done = kd_rbm_trainer_epochs_done(t);
         kd_rbm_trainer_free(t);
         t = NULL;
@@ -368,7 +446,7 @@ int cmd_train_dbn(int argc, char **argv)
         } else if (result == RUN_INTERRUPTED && rc == CLI_OK) {
             fprintf(stderr,
                     "kadanoff %s: interrupted by %s; wrote the %d layer(s) trained so far to %s "
-                    "(the last one partially); train-dbn cannot resume, rerun it to complete\n",
+                    "(the last one partially). Continue with the same command and --resume.\n",
                     cmd, sig == SIGTERM ? "SIGTERM" : "SIGINT", ctx.file.depth, output);
             rc = 128 + sig;
         } else if (result == RUN_DIVERGED) {
@@ -383,6 +461,7 @@ int cmd_train_dbn(int argc, char **argv)
         }
     }
     kd_dbn_free(net);
+    kd_dbn_file_free(old);
     for (int l = 0; l < depth; l++)
         kd_rbm_record_free(records[l]);
     rbmcli_data_free(&data);

@@ -81,18 +81,6 @@ static int write_model(void *user)
     return mpicli_agree("train-rbm", rc);
 }
 
-/* Append " ; resumed: <this command>" to the recorded command line. */
-static void append_command(char *buf, size_t size, const char *now)
-{
-    size_t used = strlen(buf);
-    const char *sep = used ? " ; resumed: " : "";
-    for (const char *p = sep; *p && used + 1 < size; p++)
-        buf[used++] = *p;
-    for (const char *p = now; *p && used + 1 < size; p++)
-        buf[used++] = *p;
-    buf[used] = '\0';
-}
-
 static void print_result(const checkpoint_ctx *c)
 {
     const kd_rbm_record *rec = c->file.model;
@@ -371,7 +359,7 @@ int cmd_train_rbm(int argc, char **argv)
         }
         ctx.file.source = old->source;
         snprintf(ctx.file.source.data, sizeof ctx.file.source.data, "%s", data_path);
-        append_command(ctx.file.source.command, sizeof ctx.file.source.command, cmdline);
+        rbmcli_append_command(ctx.file.source.command, sizeof ctx.file.source.command, cmdline);
     } else {
         rc = rbmcli_data_load(cmd, data_path, temps, exclude, &data);
         if ((rc = mpicli_agree(cmd, rc)) != CLI_OK) {

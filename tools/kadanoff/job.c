@@ -5,8 +5,72 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "job.h"
+
+static int resume_requested = 0;
+/* --resume: DIR/stages.done as read by job_start (one job at a time; static so
+ * that a job abandoned on a failed stage leaves nothing unreachable). */
+static char *done_list = NULL;
+
+void job_set_resume(int on) { resume_requested = on; }
+
+/* The whole of a small text file, or NULL if it cannot be read. */
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    for (size_t got; buf && (got = fread(buf + n, 1, cap - n, f)) > 0;) {
+        n += got;
+        if (n == cap) {
+            char *grown = realloc(buf, 2 * cap + 1);
+            if (!grown) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf)
+        buf[n] = '\0';
+    return buf;
+}
+
+/* Is `command` a whole line of the done list? */
+static int done_before(const char *command)
+{
+    size_t len = strlen(command);
+    for (const char *p = done_list; p && *p;) {
+        const char *end = strchr(p, '\n');
+        if (!end)
+            break; /* a last line without newline was cut by a crash: not done */
+        if ((size_t)(end - p) == len && !memcmp(p, command, len))
+            return 1;
+        p = end + 1;
+    }
+    return 0;
+}
+
+/* Record a completed stage: append its line and flush it to disk. */
+static void mark_done(const job *j, const char *command)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/stages.done", j->dir);
+    FILE *f = fopen(path, "a");
+    if (!f)
+        return; /* only costs a rerun of the stage on --resume */
+    fprintf(f, "%s\n", command);
+    fflush(f);
+    fsync(fileno(f));
+    fclose(f);
+}
 
 int job_start(job *j, const char *cmd, const char *dir)
 {
@@ -17,6 +81,17 @@ int job_start(job *j, const char *cmd, const char *dir)
     if (st != KD_OK)
         return cli_fail_status(cmd, st);
     char path[4200];
+    snprintf(path, sizeof path, "%s/stages.done", dir);
+    free(done_list);
+    done_list = NULL;
+    if (resume_requested) {
+        done_list = read_text(path);
+        if (!done_list && !cli_quiet)
+            fprintf(stderr, "kadanoff %s: --resume: no record of completed stages in %s; "
+                            "running every stage\n", cmd, path);
+    } else {
+        remove(path);
+    }
     snprintf(path, sizeof path, "%s/commands.sh.tmp", dir);
     j->script = fopen(path, "w");
     if (!j->script)
@@ -35,6 +110,8 @@ int job_finish(job *j, const char *cmd)
     snprintf(path, sizeof path, "%s/commands.sh", j->dir);
     int bad = fclose(j->script) != 0;
     j->script = NULL;
+    free(done_list);
+    done_list = NULL;
     if (bad || rename(tmp, path) != 0) {
         remove(tmp);
         return cli_fail(cmd, "cannot write '%s': %s", path, strerror(errno));
@@ -104,6 +181,7 @@ int job_run(job *j, const char *name, ...)
     args[n] = NULL;
     job_stage *s = j->nstages < JOB_MAX_STAGES ? &j->stages[j->nstages++] : &j->stages[JOB_MAX_STAGES - 1];
     snprintf(s->name, sizeof s->name, "%s", name);
+    s->skipped = 0;
     size_t len = (size_t)snprintf(s->command, sizeof s->command, "kadanoff");
     for (int i = 0; i < n && len < sizeof s->command; i++) {
         char q[1024];
@@ -112,10 +190,23 @@ int job_run(job *j, const char *name, ...)
     }
     fprintf(j->script, "%s\n", s->command);
     fflush(j->script);
+    if (done_before(s->command)) {
+        if (!cli_quiet)
+            fprintf(stderr, "kadanoff reproduce: %s: done earlier, skipped\n", name);
+        s->seconds = 0;
+        s->skipped = 1;
+        return CLI_OK;
+    }
     if (!cli_quiet)
         fprintf(stderr, "kadanoff reproduce: %s ...\n", name);
     int rc = cli_run(&s->seconds, args);
-    if (rc != CLI_OK)
+    if (rc == CLI_OK)
+        mark_done(j, s->command);
+    else if (rc == 130 || rc == 143)
+        fprintf(stderr, "kadanoff reproduce: interrupted in stage '%s'; the completed stages are "
+                        "recorded in %s/stages.done. Continue with the same command and "
+                        "--resume.\n", name, j->dir);
+    else
         fprintf(stderr, "kadanoff reproduce: stage '%s' failed (exit %d): %s\n", name, rc, s->command);
     return rc;
 }
@@ -133,9 +224,16 @@ void job_report(const job *j, kd_report *r)
 {
     static const char *const header[] = {"stage", "wall time (s)"};
     kd_report_table_begin(r, 2, header, "Wall time of every stage on this machine.");
-    for (int i = 0; i < j->nstages; i++)
-        kd_report_table_rowf(r, "%s\t%.2f", j->stages[i].name, j->stages[i].seconds);
-    kd_report_table_rowf(r, "total\t%.2f", job_seconds(j, ""));
+    int skipped = 0;
+    for (int i = 0; i < j->nstages; i++) {
+        if (j->stages[i].skipped)
+            kd_report_table_rowf(r, "%s\tdone by an earlier run", j->stages[i].name);
+        else
+            kd_report_table_rowf(r, "%s\t%.2f", j->stages[i].name, j->stages[i].seconds);
+        skipped += j->stages[i].skipped;
+    }
+    kd_report_table_rowf(r, "total\t%.2f%s", job_seconds(j, ""),
+                         skipped ? " (this run, --resume)" : "");
     kd_report_paragraph(r, "The exact commands, in order (also in commands.sh):");
     size_t size = 0;
     for (int i = 0; i < j->nstages; i++)

@@ -2,6 +2,7 @@
  * kadanoff — command-line front end. `kadanoff CMD [options]`; the commands are
  * a table, each implemented in its own cmd_<name>.c.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,7 +48,8 @@ static void usage(FILE *f)
     for (size_t i = 0; i < ncommands; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nCommon options: -o/--output FILE, --seed N, --threads N, -q/--quiet.\n"
-               "Exit status: 0 success, 1 failure, 2 usage error.\n");
+               "Exit status: 0 success, 1 failure, 2 usage error, 130/143 interrupted by\n"
+               "SIGINT/SIGTERM (long commands save a checkpoint: see their --help).\n");
 }
 
 int main(int argc, char **argv)
@@ -69,6 +71,10 @@ int main(int argc, char **argv)
     if (c) {
         int rc = mpicli_init(&argc, &argv, name); /* no-op unless built with MPI */
         if (rc == CLI_OK) {
+            /* A file-size limit (ulimit -f) must make write() fail with EFBIG, reported
+             * as an I/O error with the previous file intact, not kill the process.
+             * Set after MPI_Init, so an MPI library's own handlers cannot undo it. */
+            signal(SIGXFSZ, SIG_IGN);
             cli_setup_logging();
             rc = c->run(argc - 1, argv + 1);
         }

@@ -734,3 +734,28 @@ int rbmcli_train(rbmcli_run *run)
     }
     return update_record(run) == CLI_OK ? RUN_DONE : RUN_FAILED;
 }
+
+void rbmcli_append_command(char *buf, size_t size, const char *now)
+{
+    size_t used = strlen(buf);
+    const char *sep = used ? " ; resumed: " : "";
+    for (const char *p = sep; *p && used + 1 < size; p++)
+        buf[used++] = *p;
+    for (const char *p = now; *p && used + 1 < size; p++)
+        buf[used++] = *p;
+    buf[used] = '\0';
+}
+
+int rbmcli_same_training(const kd_rbm_train_options *a, const kd_rbm_train_options *b)
+{
+    return a->method == b->method && a->k == b->k && a->batch == b->batch &&
+           a->epochs == b->epochs && a->optimizer == b->optimizer && a->lr == b->lr &&
+           a->schedule == b->schedule && a->lr_final == b->lr_final &&
+           a->lr_decay == b->lr_decay && a->momentum == b->momentum &&
+           a->adam_beta1 == b->adam_beta1 && a->adam_beta2 == b->adam_beta2 &&
+           a->adam_eps == b->adam_eps && a->l1 == b->l1 && a->l2 == b->l2 &&
+           a->shuffle == b->shuffle && a->valid_fraction == b->valid_fraction &&
+           a->seed == b->seed && a->monitor_every == b->monitor_every &&
+           a->monitor_samples == b->monitor_samples && a->pll_units == b->pll_units &&
+           a->exact_max_units == b->exact_max_units;
+}

@@ -162,6 +162,13 @@ enum { RUN_DONE = 0, RUN_INTERRUPTED, RUN_DIVERGED, RUN_FAILED };
  * every checkpoint and before returning. */
 int rbmcli_train(rbmcli_run *run);
 
+/* Append " ; resumed: <now>" to a recorded command line (truncating). */
+void rbmcli_append_command(char *buf, size_t size, const char *now);
+
+/* 1 if two sets of training options give the same training (every stored
+ * field equal; progress callbacks ignored), else 0. */
+int rbmcli_same_training(const kd_rbm_train_options *a, const kd_rbm_train_options *b);
+
 /* "12.345" or "-" for NaN, right-aligned in `width`. */
 const char *rbmcli_num(char *buf, size_t size, double x, int width, int precision);
 

@@ -147,16 +147,16 @@ int reproduce_iso2018(const char *dir, int quick, uint64_t seed)
         return rc;
 
     /* 3. RBMs: several n_h on all temperatures, training-set variants at n_h = 100,
-     *    and an untrained random-weight control. CD-1, no biases, W ~ N(0, 0.1²),
-     *    batch 100, lr 0.01 (the public reproduction's choices). */
+     *    and an untrained random-weight control. CD-1, spin units, no biases,
+     *    W ~ N(0, 0.1²), batch 100, lr 0.01 (the public reproduction's choices).
+     *    One variant changes the unit convention instead of the data: 0/1 units
+     *    with biases, the usual machine-learning RBM, since a flow's end point
+     *    may depend on it (a 0/1 RBM without biases is not Z2 symmetric). */
     model models[16];
     int nm = 0;
-    const char *common[] = {"--cd", "1", "--batch", "100", "--lr", "0.01", "--momentum", "0.5",
-                            "--no-bias", "--init-sigma", "0.1", "--monitor-every", "10"};
-    (void)common;
 #define TRAIN(stage, file, nh_s, epochs_s, ...)                                                 \
     job_run(&J, stage, "train-rbm", __VA_ARGS__, "--hidden", nh_s, "--cd", "1", "--batch",      \
-            "100", "--lr", "0.01", "--momentum", "0.5", "--no-bias", "--init-sigma", "0.1",     \
+            "100", "--lr", "0.01", "--momentum", "0.5", "--init-sigma", "0.1",                  \
             "--monitor-every", "10", "--epochs", epochs_s, "--seed", S, "-q", "-o", file, NULL)
     for (int i = 0; i < P->nsizes; i++) {
         model *m = &models[nm++];
@@ -164,16 +164,20 @@ int reproduce_iso2018(const char *dir, int quick, uint64_t seed)
         snprintf(m->name, sizeof m->name, "h%d-all", m->nh);
         snprintf(m->setting, sizeof m->setting, "all T, n_h = %d", m->nh);
         if ((rc = TRAIN(job_fmt(&J, "rbm %s", m->name), job_path(&J, job_fmt(&J, "rbm-%s.h5", m->name)),
-                        job_fmt(&J, "%d", m->nh), rbm_epochs, data)))
+                        job_fmt(&J, "%d", m->nh), rbm_epochs, data, "--no-bias")))
             return rc;
     }
+    /* option/value: selects the training temperatures, or (for h100-binary)
+     * the unit type; NULL: the T = 0 and T = inf dataset. */
     static const struct {
         const char *name, *setting, *option, *value;
+        int bias;
     } variants[] = {
-        {"h100-below", "only T < T_c (T <= 2.25)", "--temps", "0:2.25:0.25"},
-        {"h100-above", "only T > T_c (T >= 2.5)", "--temps", "2.5:6:0.25"},
-        {"h100-nocrit", "all T except 2.0, 2.25, 2.5", "--exclude", "2:2.5:0.25"},
-        {"h100-0inf", "only T = 0 and T = inf states", NULL, NULL},
+        {"h100-below", "only T < T_c (T <= 2.25)", "--temps", "0:2.25:0.25", 0},
+        {"h100-above", "only T > T_c (T >= 2.5)", "--temps", "2.5:6:0.25", 0},
+        {"h100-nocrit", "all T except 2.0, 2.25, 2.5", "--exclude", "2:2.5:0.25", 0},
+        {"h100-0inf", "only T = 0 and T = inf states", NULL, NULL, 0},
+        {"h100-binary", "all T, 0/1 units with biases", "--units", "binary", 1},
     };
     for (size_t v = 0; v < sizeof variants / sizeof *variants; v++) {
         model *m = &models[nm++];
@@ -181,10 +185,13 @@ int reproduce_iso2018(const char *dir, int quick, uint64_t seed)
         snprintf(m->name, sizeof m->name, "%s", variants[v].name);
         snprintf(m->setting, sizeof m->setting, "%s, n_h = 100", variants[v].setting);
         const char *file = job_path(&J, job_fmt(&J, "rbm-%s.h5", m->name));
-        rc = variants[v].option
+        rc = !variants[v].option
+                 ? TRAIN(job_fmt(&J, "rbm %s", m->name), file, "100", rbm_epochs, data0inf, "--no-bias")
+             : variants[v].bias
                  ? TRAIN(job_fmt(&J, "rbm %s", m->name), file, "100", rbm_epochs, data,
                          variants[v].option, variants[v].value)
-                 : TRAIN(job_fmt(&J, "rbm %s", m->name), file, "100", rbm_epochs, data0inf);
+                 : TRAIN(job_fmt(&J, "rbm %s", m->name), file, "100", rbm_epochs, data,
+                         variants[v].option, variants[v].value, "--no-bias");
         if (rc)
             return rc;
     }
@@ -193,7 +200,8 @@ int reproduce_iso2018(const char *dir, int quick, uint64_t seed)
         m->nh = 100;
         snprintf(m->name, sizeof m->name, "h100-random");
         snprintf(m->setting, sizeof m->setting, "untrained, W ~ N(0, 0.1²), n_h = 100");
-        if ((rc = TRAIN("rbm h100-random", job_path(&J, "rbm-h100-random.h5"), "100", "0", data)))
+        if ((rc = TRAIN("rbm h100-random", job_path(&J, "rbm-h100-random.h5"), "100", "0", data,
+                        "--no-bias")))
             return rc;
     }
 #undef TRAIN

@@ -7,6 +7,10 @@
  *     of gyration on the torus (kd_rg_locality_*), against a uniform field and
  *     the b×b block spin of the same compression: "local and growing with
  *     depth" becomes R_g(layer 1) < R_g(layer 2) < R_g(layer 3), or not;
+ *   - hidden units vs block spins of the same size: each unit's best-matching
+ *     block by |Pearson C| (kd_rg_blockmatch), the mean best |C| and the
+ *     coverage of the blocks, against a site-permuted copy of the DBN, the
+ *     magnetisation and a shuffled pairing;
  *   - reconstructions from the top layer with overlap, ⟨e⟩ and ⟨|m|⟩;
  *   - the 1D decimation table and the exact-mapping checks of its RBMs.
  *
@@ -18,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "job.h"
 #include "kadanoff/dataset.h"
 #include "kadanoff/exact.h"
@@ -26,6 +31,8 @@
 #include "kadanoff/rbm_file.h"
 #include "kadanoff/report.h"
 #include "kadanoff/rg.h"
+#include "kadanoff/rng.h"
+#include "io/atomic.h"
 #include "reproduce.h"
 
 #define MEHTA_L 40
@@ -58,6 +65,142 @@ typedef struct {
  * weighs heavily in R_g; the "core" R_g keeps only |f| >= this fraction of the
  * unit's max |f| (the same threshold leaves a uniform or block field unchanged). */
 #define CORE_FRACTION 0.2
+
+/* Hidden units of one level against the block spins of the matching
+ * compression (kd_rg_blockmatch). Activities: conditional means up the DBN
+ * (probabilities, as train-dbn feeds the layer above). References: the
+ * shuffled pairing inside each result (noise floor) and the site-permuted
+ * DBN below. */
+typedef struct {
+    int level, nunits, b, nblocks;
+    kd_rg_blockmatch_result maj;  /* Kadanoff block spins (majority, random ties) */
+    kd_rg_blockmatch_result mean; /* block magnetisation (no ties) */
+    kd_rg_blockmatch_result perm; /* site-permuted DBN vs majority block spins */
+    kd_rg_blockmatch_result mag;  /* the magnetisation m(r) as a single "unit" */
+    int *best;                    /* nunits: best block (majority) */
+    double *best_c, *best_c_perm; /* nunits: signed C at the best block */
+    float *block_best;            /* 2 × nblocks: max_j |C_jB|, DBN then site-permuted */
+} level_match;
+
+/* Stream of the site permutation of the site-permuted reference (any fixed
+ * value distinct from the data's streams; documented in the report). */
+#define SITE_PERM_STREAM UINT64_C(0x6d65687461)
+
+/* Configurations with their sites relabelled by one random permutation P:
+ * feeding s∘P to the DBN is the same as the DBN with the rows of W_1 permuted
+ * by P, i.e. every unit keeps its weights, bias and all layers above, but its
+ * receptive field is scattered over the lattice. */
+static int8_t *site_permuted(const kd_dataset *ds, uint64_t seed)
+{
+    const size_t N = kd_lattice_size(&ds->lattice);
+    uint32_t *P = malloc(N * sizeof *P);
+    int8_t *out = malloc(ds->n * N);
+    if (!P || !out) {
+        free(P);
+        free(out);
+        return NULL;
+    }
+    kd_rng r;
+    kd_rng_init(&r, seed, SITE_PERM_STREAM);
+    kd_rng_permutation(&r, P, N);
+    for (size_t c = 0; c < ds->n; c++)
+        for (size_t i = 0; i < N; i++)
+            out[c * N + i] = ds->spins[c * N + P[i]];
+    free(P);
+    return out;
+}
+
+static void level_match_free(level_match *q)
+{
+    free(q->best);
+    free(q->best_c);
+    free(q->best_c_perm);
+    free(q->block_best);
+}
+
+static kd_status match_level(const kd_dbn *net, const kd_dataset *ds, const int8_t *scrambled,
+                             int level, uint64_t seed, level_match *q)
+{
+    q->level = level;
+    q->nunits = kd_dbn_width(net, level);
+    q->b = kd_rg_blockmatch_size(&ds->lattice, q->nunits);
+    if (q->b == 0)
+        return kd_set_error(KD_ERR_INVALID, "block match: no block size for %d units on L = %d",
+                            q->nunits, ds->lattice.L);
+    q->nblocks = (ds->lattice.L / q->b) * (ds->lattice.L / q->b);
+    const size_t nu = (size_t)q->nunits, nb = (size_t)q->nblocks;
+    float *H = malloc(ds->n * nu * sizeof *H);
+    double *bb = malloc(2 * nb * sizeof *bb);
+    q->best = malloc(nu * sizeof *q->best);
+    q->best_c = malloc(nu * sizeof *q->best_c);
+    q->best_c_perm = malloc(nu * sizeof *q->best_c_perm);
+    q->block_best = malloc(2 * nb * sizeof *q->block_best);
+    kd_status st = KD_OK;
+    if (!H || !bb || !q->best || !q->best_c || !q->best_c_perm || !q->block_best) {
+        st = kd_set_error(KD_ERR_NOMEM, "block match: out of memory");
+        goto done;
+    }
+    kd_rbm_data rd = {ds->spins, NULL, NULL, ds->n};
+    kd_rg_blockmatch_maps m = {NULL, q->best, q->best_c, bb, NULL};
+    if ((st = kd_dbn_up(net, &rd, level, KD_RBM_MEAN, seed, 0, H)) != KD_OK ||
+        (st = kd_rg_blockmatch(&ds->lattice, ds->spins, ds->n, H, q->nunits, q->b,
+                               KD_RG_BLOCK_MAJORITY, seed, &m, &q->maj)) != KD_OK ||
+        (st = kd_rg_blockmatch(&ds->lattice, ds->spins, ds->n, H, q->nunits, q->b,
+                               KD_RG_BLOCK_MEAN, seed, NULL, &q->mean)) != KD_OK)
+        goto done;
+    kd_rbm_data rp = {scrambled, NULL, NULL, ds->n};
+    kd_rg_blockmatch_maps mp = {NULL, NULL, q->best_c_perm, bb + nb, NULL};
+    if ((st = kd_dbn_up(net, &rp, level, KD_RBM_MEAN, seed, 0, H)) != KD_OK ||
+        (st = kd_rg_blockmatch(&ds->lattice, ds->spins, ds->n, H, q->nunits, q->b,
+                               KD_RG_BLOCK_MAJORITY, seed, &mp, &q->perm)) != KD_OK)
+        goto done;
+    for (size_t k = 0; k < 2 * nb; k++)
+        q->block_best[k] = (float)bb[k];
+    /* the magnetisation as a unit: what a unit that only reads the global m
+     * reaches with its best block (H reused: n >= 1 values) */
+    const size_t N = kd_lattice_size(&ds->lattice);
+    for (size_t r = 0; r < ds->n; r++) {
+        int sum = 0;
+        for (size_t i = 0; i < N; i++)
+            sum += ds->spins[r * N + i];
+        H[r] = (float)sum / (float)N;
+    }
+    st = kd_rg_blockmatch(&ds->lattice, ds->spins, ds->n, H, 1, q->b, KD_RG_BLOCK_MAJORITY, seed,
+                          NULL, &q->mag);
+done:
+    free(H);
+    free(bb);
+    return st;
+}
+
+/* DIR/blockmatch-level<l>.tsv: the unit -> block map (atomic write). */
+static kd_status write_match(const char *path, const level_match *q)
+{
+    kd_atomic a;
+    KD_CHECK(kd_atomic_begin(&a, path));
+    FILE *f = fopen(a.tmp, "w");
+    if (!f) {
+        kd_atomic_abort(&a);
+        return kd_set_error(KD_ERR_IO, "cannot write '%s'", path);
+    }
+    const int Lc = (int)lround(sqrt((double)q->nblocks));
+    fprintf(f, "# level %d: %d hidden units vs %d block spins (b = %d, majority rule), "
+               "Pearson C over %zu configurations; block B = (X, Y), B = Y*%d + X; best = -1: "
+               "constant unit\n",
+            q->level, q->nunits, q->nblocks, q->b, q->maj.n, Lc);
+    fprintf(f, "unit\tbest_block\tX\tY\tC\tabs_C\tabs_C_site_permuted\n");
+    for (int j = 0; j < q->nunits; j++) {
+        int B = q->best[j];
+        fprintf(f, "%d\t%d\t%d\t%d\t%.6f\t%.6f\t%.6f\n", j, B, B >= 0 ? B % Lc : -1,
+                B >= 0 ? B / Lc : -1, q->best_c[j], fabs(q->best_c[j]), fabs(q->best_c_perm[j]));
+    }
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        kd_atomic_abort(&a);
+        return kd_set_error(KD_ERR_IO, "cannot write '%s'", path);
+    }
+    return kd_atomic_commit(&a);
+}
 
 static void warn_figure(const char *cmd, kd_status st)
 {
@@ -223,6 +366,22 @@ int reproduce_mehta2014(const char *dir, int quick, uint64_t seed)
         am_rec2 = sqrt(fmax(0, am_rec2 / nr - am_rec * am_rec) / (nr > 1 ? nr - 1 : 1));
     }
 
+    /* Hidden units vs block spins of the matching compression, per level,
+     * with the site-permuted DBN as reference; unit -> block maps as TSV. */
+    level_match bm[MEHTA_DEPTH];
+    memset(bm, 0, sizeof bm);
+    int8_t *scrambled = ok ? site_permuted(ds, seed) : NULL;
+    if (ok && !scrambled) {
+        st = kd_set_error(KD_ERR_NOMEM, "block match: out of memory for %zu configurations", ds->n);
+        ok = 0;
+    }
+    for (int l = 0; ok && l < MEHTA_DEPTH; l++)
+        if ((st = match_level(net, ds, scrambled, l + 1, seed, &bm[l])) != KD_OK ||
+            (st = write_match(job_path(&J, job_fmt(&J, "blockmatch-level%d.tsv", l + 1)), &bm[l])) !=
+                KD_OK)
+            ok = 0;
+    free(scrambled);
+
     /* Decimation table (recomputed exactly as the stage did: chain 8) and checks. */
     kd_rg_decimation_step dec[DECIM_STEPS];
     kd_rg_mapping chk[DECIM_STEPS];
@@ -235,6 +394,7 @@ int reproduce_mehta2014(const char *dir, int quick, uint64_t seed)
         for (int l = 0; l < MEHTA_DEPTH; l++) {
             free(loc[l].fields);
             free(loc[l].rgs);
+            level_match_free(&bm[l]);
         }
         free(rec);
         free(sr);
@@ -327,6 +487,21 @@ int reproduce_mehta2014(const char *dir, int quick, uint64_t seed)
             warn_figure(cmd, kd_plot_write(p, fig, "decimation", NULL));
             kd_plot_free(p);
         }
+    }
+
+    for (int l = 0; l < MEHTA_DEPTH; l++) {
+        const int Lc = MEHTA_L / bm[l].b;
+        const float *z[2] = {bm[l].block_best, bm[l].block_best + bm[l].nblocks};
+        static const char *const titles[2] = {"trained DBN", "site-permuted DBN (reference)"};
+        kd_image_style_init(&sty);
+        sty.title = job_fmt(&J, "level %d (%d units) vs %d×%d blocks (b = %d): max over units of |C| per block",
+                            l + 1, bm[l].nunits, Lc, Lc, bm[l].b);
+        sty.palette = KD_PALETTE_SEQUENTIAL;
+        sty.zmin = 0;
+        sty.zmax = 1;
+        sty.cblabel = "max_j |C_jB|";
+        warn_figure(cmd, kd_figure_panels(fig, job_fmt(&J, "blockmatch-level%d", l + 1), 2, z, titles, Lc, Lc,
+                                          KD_SCALE_SHARED, &sty, NULL));
     }
 
     /* ---- report ---- */
@@ -457,9 +632,69 @@ int reproduce_mehta2014(const char *dir, int quick, uint64_t seed)
     }
     kd_report_figure(R, "figures/decimation.png", "Coupling along the decimation: traced (points) and formula (line).");
 
-    kd_report_heading(R, 2, "Not covered here");
-    kd_report_paragraph(R, "The correlation of hidden-unit activity with block spins of matching size (best-match "
-                           "map) is not part of this report.");
+    kd_report_heading(R, 2, "Hidden units vs block spins of matching size");
+    kd_report_paragraph(R,
+                        "For each level, the activity of hidden unit j on configuration r is its conditional "
+                        "mean (probability) propagated up the DBN by conditional means, as train-dbn feeds the "
+                        "layer above. The layer is compared with the block spins of the block size b whose "
+                        "coarse lattice has the number of sites closest to the layer's width (here exact: "
+                        "400 = 20², 100 = 10², 25 = 5² for b = 2, 4, 8). C_jB is the Pearson correlation of "
+                        "unit j with block spin B over all %zu configurations; a unit that reads the flipped "
+                        "block (the Z2 gauge) has C = −1, so matches use |C|. Each unit's best match is "
+                        "argmax_B |C_jB|; \"mean best |C|\" averages max_B |C_jB| over all units (a unit that "
+                        "is constant over the data counts 0); coverage is the fraction of blocks that are the "
+                        "best match of at least one unit. Block spins: Kadanoff's majority rule with random "
+                        "ties (ties are frequent for b = 2 and cap |C| below 1 for any unit), and the block "
+                        "magnetisation (no ties). References: (i) the trained DBN with its input sites "
+                        "relabelled by one random permutation (Philox stream %#llx), i.e. the rows of W₁ "
+                        "permuted: same weights, biases and upper layers, receptive fields scattered over "
+                        "the lattice; (ii) the magnetisation m(r) used as a single unit (what reading only the "
+                        "global m reaches with its best block); (iii) the shuffled pairing of hidden rows with the block rows of other "
+                        "configurations (the finite-sample noise floor); (iv) for coverage, the expectation "
+                        "1 − (1 − 1/blocks)^units if every unit picked its block at random.",
+                        ds->n, (unsigned long long)SITE_PERM_STREAM);
+    {
+        static const char *const hdr[] = {"level", "units", "b", "blocks", "mean best |C|",
+                                          "median best |C|", "mean best |C| (block mean)",
+                                          "site-permuted DBN", "magnetisation", "shuffled pairing", "coverage",
+                                          "coverage site-permuted", "coverage shuffled",
+                                          "coverage random pick", "constant units"};
+        kd_report_table_begin(R, 15, hdr,
+                              "Best match of each hidden unit among the block spins of the same size "
+                              "(majority rule unless stated), with the references.");
+        for (int l = 0; l < MEHTA_DEPTH; l++)
+            kd_report_table_rowf(R, "level %d\t%d\t%d\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%.3f\t%d",
+                                 l + 1, bm[l].nunits, bm[l].b, bm[l].nblocks, bm[l].maj.mean_best,
+                                 bm[l].maj.median_best, bm[l].mean.mean_best, bm[l].perm.mean_best,
+                                 bm[l].mag.mean_best, bm[l].maj.null_mean_best, bm[l].maj.coverage, bm[l].perm.coverage,
+                                 bm[l].maj.null_coverage, bm[l].maj.coverage_random, bm[l].maj.zero_units);
+    }
+    for (int l = 0; l < MEHTA_DEPTH; l++)
+        kd_report_paragraph(R,
+                            "Level %d: mean best |C| = %.3f with majority block spins (%.3f with block "
+                            "magnetisations) against %.3f for the site-permuted DBN, %.3f for the magnetisation "
+                            "and %.3f for the shuffled pairing; %.0f%% of the %d blocks are some unit's best match (site-permuted %.0f%%, "
+                            "random pick %.0f%%).",
+                            l + 1, bm[l].maj.mean_best, bm[l].mean.mean_best, bm[l].perm.mean_best,
+                            bm[l].mag.mean_best, bm[l].maj.null_mean_best, 100 * bm[l].maj.coverage, bm[l].nblocks,
+                            100 * bm[l].perm.coverage, 100 * bm[l].maj.coverage_random);
+    kd_report_paragraph(R, "Machine-readable: `bm_best_level1=%.6f bm_best_level2=%.6f bm_best_level3=%.6f "
+                           "bm_perm_level1=%.6f bm_perm_level2=%.6f bm_perm_level3=%.6f "
+                           "bm_mag_level1=%.6f bm_mag_level2=%.6f bm_mag_level3=%.6f "
+                           "bm_null_level1=%.6f bm_null_level2=%.6f bm_null_level3=%.6f "
+                           "bm_cov_level1=%.6f bm_cov_level2=%.6f bm_cov_level3=%.6f`",
+                        bm[0].maj.mean_best, bm[1].maj.mean_best, bm[2].maj.mean_best, bm[0].perm.mean_best,
+                        bm[1].perm.mean_best, bm[2].perm.mean_best, bm[0].mag.mean_best, bm[1].mag.mean_best,
+                        bm[2].mag.mean_best, bm[0].maj.null_mean_best,
+                        bm[1].maj.null_mean_best, bm[2].maj.null_mean_best, bm[0].maj.coverage,
+                        bm[1].maj.coverage, bm[2].maj.coverage);
+    for (int l = 0; l < MEHTA_DEPTH; l++)
+        kd_report_figure(R, job_fmt(&J, "figures/blockmatch-level%d.png", l + 1),
+                         job_fmt(&J, "Level %d: for each %d×%d block spin (b = %d), the largest |C| any unit "
+                                     "of the level reaches with it; left the trained DBN, right the "
+                                     "site-permuted reference. The unit → block map is in "
+                                     "blockmatch-level%d.tsv.",
+                                 l + 1, MEHTA_L / bm[l].b, MEHTA_L / bm[l].b, bm[l].b, l + 1));
     kd_report_heading(R, 2, "How to rerun");
     job_report(&J, R);
     st = kd_report_write(R, dir);
@@ -473,6 +708,12 @@ int reproduce_mehta2014(const char *dir, int quick, uint64_t seed)
             printf("%-8d %6d %4.0f %10.3f %10.3f %10.3f %10.3f %10.3f\n", loc[l].level, loc[l].nunits, loc[l].b,
                    loc[l].rg.mean, loc[l].rg.median, loc[l].core.mean, loc[l].block, loc[l].uniform);
         printf("R_g(1) < R_g(2) < R_g(3): %s\n", growing ? "yes" : "no");
+        printf("%-8s %6s %4s %10s %10s %10s %10s %10s %10s\n", "level", "units", "b", "best |C|", "site-perm",
+               "magnetis.", "shuffled", "coverage", "random");
+        for (int l = 0; l < MEHTA_DEPTH; l++)
+            printf("%-8d %6d %4d %10.3f %10.3f %10.3f %10.3f %10.3f %10.3f\n", l + 1, bm[l].nunits, bm[l].b,
+                   bm[l].maj.mean_best, bm[l].perm.mean_best, bm[l].mag.mean_best, bm[l].maj.null_mean_best,
+                   bm[l].maj.coverage, bm[l].maj.coverage_random);
         printf("reconstructions: overlap %.3f, ⟨e⟩ %.4f (data %.4f), ⟨|m|⟩ %.4f (data %.4f)\n", ov, e_rec, e_in,
                am_rec, am_in);
         double dmax = 0;
@@ -483,6 +724,7 @@ int reproduce_mehta2014(const char *dir, int quick, uint64_t seed)
     for (int l = 0; l < MEHTA_DEPTH; l++) {
         free(loc[l].fields);
         free(loc[l].rgs);
+        level_match_free(&bm[l]);
     }
     free(rec);
     free(sr);

@@ -1,0 +1,164 @@
+/*
+ * CD-k chains over slices of the minibatch.
+ *
+ * For small RBMs (100-64: a product is ~0.6 M multiply-adds, ~15 µs) the
+ * minibatch is not limited by the products but by what happens between them:
+ * fork/join of per-phase parallel loops, one Philox call per row, and the
+ * products themselves too small for kd_sgemm to split. Here the B rows are cut
+ * into S slices and each slice runs its whole chain — up product, fused
+ * bias + logistic + sampling, down product, sampling, up product, means — on
+ * one thread, with single-threaded BLAS calls on its own rows and its random
+ * words drawn in bulk (kd_philox_fill_rows: all rows of a chunk in one
+ * vectorised sweep). One parallel region per minibatch, no barrier inside.
+ *
+ * Reproducibility: row r draws from stream stream0 + r, blocks in the order of
+ * cd.c (hidden, then k × (visible, hidden), no draws for the last hidden
+ * means), so a unit's draw does not depend on the slicing. S depends only on
+ * (B, nv, nh), never on the thread count, and each slice is computed by the
+ * same sequence of single-threaded calls whichever thread runs it: the
+ * results are bit-identical for any thread count (as for kd_sgemm, gemm.c).
+ * The weight gradient is left to cd.c.
+ *
+ * Shared machines. A minibatch of a small RBM takes ~0.1 ms; if a neighbour
+ * process holds the core that one of our OpenMP threads needs, the region
+ * cannot end until the scheduler runs that thread again, which can take
+ * milliseconds (measured: 100-64 on 2 threads under a load average of 16 ran
+ * 12× slower than on 1 thread). So the region notes whether the other
+ * threads took part in time (they ran a slice, and the region did not last
+ * much longer than the calling thread's own slices); if not, the next
+ * minibatches run all slices on the calling thread, and the region is tried
+ * again after a back-off that doubles (up to 4096 minibatches) while the
+ * other threads keep missing. The slices
+ * are the same either way, so the results do not change.
+ */
+#include <stdatomic.h>
+
+#include <omp.h>
+
+#include "core/gemm.h"
+#include "rbm/cd_sliced.h"
+#include "rbm/kernels.h"
+
+static int sliced_enabled = 1;
+
+void kd_cd_sliced_enable(int on) { sliced_enabled = on != 0; }
+
+/* Slices: the largest power of two <= B / 32, at most 8. Rows per slice are
+ * then >= 32, enough for an efficient sgemm; B = 100 gives 2. */
+static int batch_slices(size_t B)
+{
+    int s = 1;
+    while (s < 8 && (size_t)(2 * s) * 32 <= B)
+        s *= 2;
+    return s;
+}
+
+/* Random words for one sampling pass are drawn for RND_WORDS / (4·blocks)
+ * rows at a time (at least one row): 16 KiB on the stack, in L1. */
+#define RND_WORDS 4096
+
+/* One sampling pass over rows r0 .. r0+n of a layer of `units` units: fields
+ * act (+ bias), words from blocks [blk, blk + blocks(units)) of each row's
+ * stream; means (scaled) to mean_out if not NULL, draws to sample_out. */
+static void sample_rows(kd_units u, size_t n, int units, const float *act, const float *bias,
+                        float scale, uint64_t seed, uint64_t stream, uint64_t blk, float *mean_out,
+                        float *sample_out)
+{
+    uint32_t rnd[RND_WORDS];
+    const size_t nb = (size_t)kd_rbm_blocks(units), su = (size_t)units;
+    size_t chunk = RND_WORDS / (4 * nb);
+    if (chunk == 0)
+        chunk = 1;
+    for (size_t r = 0; r < n; r += chunk) {
+        size_t m = n - r < chunk ? n - r : chunk;
+        if (4 * nb <= RND_WORDS) {
+            kd_philox_fill_rows(seed, stream + r, m, blk, nb, rnd);
+            kd_rows_sample_words(u, m, units, act + r * su, bias, scale, rnd, 4 * nb,
+                                 mean_out ? mean_out + r * su : NULL, sample_out + r * su);
+        } else { /* a row wider than the buffer: the per-row kernel chunks it */
+            kd_row_mean_sample(u, units, act + r * su, bias, scale, seed, stream + r, blk,
+                               mean_out ? mean_out + r * su : NULL, sample_out + r * su);
+        }
+    }
+}
+
+/* The chain of rows r0 .. r0+n (cd.c's loops restricted to these rows). */
+static void slice_chain(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t r0, size_t n, int k,
+                        uint64_t seed, uint64_t stream0)
+{
+    const int nv = rbm->nv, nh = rbm->nh, m = (int)n;
+    const size_t snv = (size_t)nv, snh = (size_t)nh;
+    const float inv_b = 1.0f / (float)B;
+    const float *W = rbm->w;
+    float *v0 = w->v + r0 * snv, *vn = w->v + (B + r0) * snv;
+    float *h0 = w->h + r0 * snh, *hn = w->h + (B + r0) * snh, *hs = w->hs + r0 * snh;
+    const uint64_t stream = stream0 + r0;
+
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, nh, nv, 1.0f, v0, nv, W, nh, 0.0f,
+                h0, nh);
+    sample_rows(rbm->hid, n, nh, h0, rbm->b, inv_b, seed, stream, 0, h0, hs);
+    uint64_t blk = kd_rbm_blocks(nh);
+    for (int step = 1; step <= k; step++) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, nv, nh, 1.0f, hs, nh, W, nh, 0.0f,
+                    vn, nv);
+        sample_rows(rbm->vis, n, nv, vn, rbm->a, 1.0f, seed, stream, blk, NULL, vn);
+        blk += kd_rbm_blocks(nv);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, nh, nv, 1.0f, vn, nv, W, nh, 0.0f,
+                    hn, nh);
+        if (step < k) {
+            sample_rows(rbm->hid, n, nh, hn, rbm->b, 1.0f, seed, stream, blk, NULL, hs);
+            blk += kd_rbm_blocks(nh);
+        } else {
+            kd_rows_mean(rbm->hid, n, nh, hn, rbm->b, -inv_b, hn);
+        }
+    }
+}
+
+/* Back-off state (see the top of the file): minibatches left to run on the
+ * calling thread, and the length of the next back-off. Shared by all callers;
+ * relaxed atomics, since it only steers speed. */
+static atomic_int serial_left, backoff = 16;
+#define BACKOFF_MAX 4096
+
+int kd_cd_chains_sliced(kd_cd_work *w, const kd_rbm *rbm, size_t B, int k, uint64_t seed,
+                        uint64_t stream0)
+{
+    int S = batch_slices(B);
+    if (!sliced_enabled || S < 2 || B > (size_t)1 << 30)
+        return 0;
+    kd_blas_serial();
+    int threads = omp_get_max_threads();
+    if (threads > S)
+        threads = S;
+    if (threads > 1 && atomic_load_explicit(&serial_left, memory_order_relaxed) > 0) {
+        atomic_fetch_sub_explicit(&serial_left, 1, memory_order_relaxed);
+        threads = 1;
+    }
+    /* late: no other thread ran a slice, or the region outlasted the calling
+     * thread's own work by more than half (another thread was descheduled
+     * in the middle of its slice) */
+    int helped = 0; /* slices run by threads other than the calling one */
+    double own = 0, t0 = omp_get_wtime();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : helped)       \
+    if (threads > 1)
+    for (int s = 0; s < S; s++) {
+        size_t r0 = B * (size_t)s / (size_t)S, r1 = B * (size_t)(s + 1) / (size_t)S;
+        double ts = omp_get_wtime();
+        slice_chain(w, rbm, B, r0, r1 - r0, k, seed, stream0);
+        if (omp_get_thread_num() == 0)
+            own += omp_get_wtime() - ts;
+        else
+            helped++;
+    }
+    if (threads > 1) {
+        double wall = omp_get_wtime() - t0;
+        if (helped == 0 || wall > 1.5 * own + 20e-6) { /* back off */
+            int b = atomic_load_explicit(&backoff, memory_order_relaxed);
+            atomic_store_explicit(&serial_left, b, memory_order_relaxed);
+            atomic_store_explicit(&backoff, b < BACKOFF_MAX ? 2 * b : b, memory_order_relaxed);
+        } else {
+            atomic_store_explicit(&backoff, 16, memory_order_relaxed);
+        }
+    }
+    return 1;
+}
