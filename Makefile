@@ -3,10 +3,11 @@ BUILD    ?= build
 ASANDIR  ?= build-asan
 FUZZDIR  ?= build-fuzz
 FUZZ_SECONDS ?= 60
+MPIDIR   ?= build-mpi
 JOBS     ?= 2
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo asan-test fuzz valgrind bench install clean
+.PHONY: all deps configure build test demo asan-test mpi-test fuzz valgrind bench install clean
 
 all: build
 
@@ -46,6 +47,15 @@ valgrind: build
 	@bash scripts/install-deps.sh --valgrind
 	@bash scripts/valgrind-subset.sh $(BUILD)
 
+# The optional MPI build (-DKADANOFF_MPI=ON, Open MPI from Debian; docs/cluster.md)
+# and its MPI tests, tests/cli_mpi.sh (skipped in the other builds); the rest of
+# the suite is the same code as `make test` (`ctest --test-dir $(MPIDIR)` runs it all).
+mpi-test:
+	@bash scripts/install-deps.sh --mpi
+	@cmake -S . -B $(MPIDIR) -DCMAKE_BUILD_TYPE=Release -DKADANOFF_MPI=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(MPIDIR) -j$(JOBS)
+	@ctest --test-dir $(MPIDIR) --output-on-failure -j$(JOBS) -R cli_mpi
+
 bench: configure
 	@cmake --build $(BUILD) -j$(JOBS) --target benchmarks kadanoff_cli
 	@bash bench/run.sh $(BUILD)
@@ -54,4 +64,4 @@ install: build
 	@cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASANDIR) $(FUZZDIR)
+	rm -rf $(BUILD) $(ASANDIR) $(FUZZDIR) $(MPIDIR)

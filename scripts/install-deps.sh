@@ -3,7 +3,9 @@
 # Idempotent: asks dpkg what is missing and installs only that, saying what.
 # Uses sudo when not root. Set KADANOFF_NO_INSTALL=1 to only report.
 # Options add the tools of the extra checks: --fuzz (clang, libFuzzer and the
-# OpenMP runtime for clang: make fuzz), --valgrind (make valgrind).
+# OpenMP runtime for clang: make fuzz), --valgrind (make valgrind), --mpi (Open
+# MPI for the optional MPI build -DKADANOFF_MPI=ON, docs/cluster.md; also
+# KADANOFF_WITH_MPI=1). The default build needs none of them.
 set -euo pipefail
 
 # build + library dependencies (required)
@@ -15,9 +17,13 @@ for opt in "$@"; do
   case $opt in
     --fuzz) optional+=(clang libclang-rt-14-dev libomp-14-dev) ;;
     --valgrind) optional+=(valgrind) ;;
-    *) echo "install-deps: unknown option '$opt' (expected --fuzz or --valgrind)" >&2; exit 2 ;;
+    --mpi) optional+=(libopenmpi-dev openmpi-bin) ;;
+    *) echo "install-deps: unknown option '$opt' (expected --fuzz, --valgrind or --mpi)" >&2; exit 2 ;;
   esac
 done
+if [ "${KADANOFF_WITH_MPI:-0}" = 1 ]; then
+  optional+=(libopenmpi-dev openmpi-bin)
+fi
 
 missing=()
 for p in "${required[@]}" "${optional[@]}"; do

@@ -2,7 +2,9 @@
  * against the exact gradient, KL reduction on a tiny Ising chain for CD-1,
  * CD-k and PCD, bit-identical results for 1 and 2 threads, resume, NaN
  * rollback, schedules and validation split. */
+#define _POSIX_C_SOURCE 200809L /* pthread barriers (test_split) */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -460,6 +462,195 @@ static void test_nan(void)
     free(sp);
 }
 
+/* ---- kd_rbm_split: data-parallel training, "processes" simulated by threads ----
+ * Each thread is one rank with its own model and trainer; the hooks exchange
+ * through a shared buffer between barriers, as MPI would (sum in rank order). */
+typedef struct {
+    int size;
+    pthread_barrier_t bar;
+    float *buf; /* scratch shared by the ranks */
+} world;
+
+typedef struct {
+    world *w;
+    int rank;
+    kd_rbm_train_options o;
+    const kd_rbm_data *data;
+    kd_rbm *rbm;
+    kd_status st;
+} member;
+
+static kd_status w_sum(void *ctx, float *x, size_t n)
+{
+    member *m = ctx;
+    world *w = m->w;
+    memcpy(w->buf + (size_t)m->rank * n, x, n * sizeof(float));
+    pthread_barrier_wait(&w->bar);
+    for (size_t i = 0; i < n; i++) {
+        float acc = w->buf[i];
+        for (int r = 1; r < w->size; r++)
+            acc += w->buf[(size_t)r * n + i];
+        x[i] = acc;
+    }
+    pthread_barrier_wait(&w->bar);
+    return KD_OK;
+}
+
+static kd_status w_gather(void *ctx, float *x, size_t len, const size_t *first)
+{
+    member *m = ctx;
+    world *w = m->w;
+    size_t a = first[m->rank] * len, b = first[m->rank + 1] * len;
+    memcpy(w->buf + a, x + a, (b - a) * sizeof(float));
+    pthread_barrier_wait(&w->bar);
+    memcpy(x, w->buf, first[w->size] * len * sizeof(float));
+    pthread_barrier_wait(&w->bar);
+    return KD_OK;
+}
+
+static kd_status w_bcast(void *ctx, float *x, size_t n)
+{
+    member *m = ctx;
+    if (m->rank == 0)
+        memcpy(m->w->buf, x, n * sizeof(float));
+    pthread_barrier_wait(&m->w->bar);
+    if (m->rank != 0)
+        memcpy(x, m->w->buf, n * sizeof(float));
+    pthread_barrier_wait(&m->w->bar);
+    return KD_OK;
+}
+
+static void *rank_main(void *arg)
+{
+    member *m = arg;
+    kd_rbm_split sp = {m->rank, m->w->size, 0, w_sum, w_gather, w_bcast, m};
+    sp.block = m->o.split ? m->o.split->block : 0;
+    kd_rbm_train_options o = m->o;
+    o.split = &sp;
+    m->rbm = make_model(16, 8, KD_UNITS_SPIN, KD_UNITS_BINARY, 0, 0.1, 0.05, 5);
+    kd_rbm_trainer *t = NULL;
+    m->st = kd_rbm_trainer_new(&t, m->rbm, &o, m->data, NULL);
+    for (int e = 0; e < 3 && m->st == KD_OK; e++)
+        m->st = kd_rbm_trainer_epoch(t, NULL);
+    kd_rbm_trainer_free(t);
+    return NULL;
+}
+
+/* Train 3 epochs on `size` simulated ranks (block 0: fast); rank 0's model,
+ * after checking that every rank ends with the same parameters. */
+static kd_rbm *train_split(const kd_rbm_train_options *o, size_t block, int size,
+                           const kd_rbm_data *data)
+{
+    world w;
+    memset(&w, 0, sizeof w);
+    w.size = size;
+    w.buf = calloc((size_t)1 << 16, sizeof(float));
+    pthread_barrier_init(&w.bar, NULL, (unsigned)size);
+    kd_rbm_split want = {0, 1, block, NULL, NULL, NULL, NULL};
+    member m[3];
+    pthread_t th[3];
+    for (int r = 0; r < size; r++) {
+        m[r] = (member){&w, r, *o, data, NULL, KD_OK};
+        m[r].o.split = &want;
+        pthread_create(&th[r], NULL, rank_main, &m[r]);
+    }
+    int ok = 1;
+    for (int r = 0; r < size; r++) {
+        pthread_join(th[r], NULL);
+        ok = ok && m[r].st == KD_OK && m[r].rbm;
+    }
+    if (ok)
+        for (int r = 1; r < size; r++)
+            ok = ok && !memcmp(kd_rbm_params(m[r].rbm), kd_rbm_params(m[0].rbm),
+                               kd_rbm_nparams(m[0].rbm) * sizeof(float));
+    kd_test(ok, "split over %d ranks (block %zu): trains, every rank ends with the same "
+                "parameters", size, block);
+    for (int r = 1; r < size; r++)
+        kd_rbm_free(m[r].rbm);
+    pthread_barrier_destroy(&w.bar);
+    free(w.buf);
+    return m[0].rbm;
+}
+
+static kd_rbm *train_plain(const kd_rbm_train_options *o, const kd_rbm_split *sp,
+                           const kd_rbm_data *data)
+{
+    kd_rbm_train_options q = *o;
+    q.split = sp;
+    kd_rbm *r = make_model(16, 8, KD_UNITS_SPIN, KD_UNITS_BINARY, 0, 0.1, 0.05, 5);
+    kd_rbm_trainer *t = NULL;
+    kd_status st = kd_rbm_trainer_new(&t, r, &q, data, NULL);
+    for (int e = 0; e < 3 && st == KD_OK; e++)
+        st = kd_rbm_trainer_epoch(t, NULL);
+    kd_test(st == KD_OK, "train on one process: %s", st ? kd_last_error() : "ok");
+    kd_rbm_trainer_free(t);
+    return r;
+}
+
+static double max_diff(const kd_rbm *a, const kd_rbm *b)
+{
+    double d = 0;
+    for (size_t i = 0; i < kd_rbm_nparams(a); i++)
+        d = fmax(d, fabs((double)kd_rbm_params(a)[i] - kd_rbm_params(b)[i]));
+    return d;
+}
+
+static void test_split(void)
+{
+    size_t n = 230; /* 40-row batches: the last one has 30 rows */
+    int8_t *sp = random_spins(n, 16, 21);
+    kd_rbm_data data = {sp, NULL, NULL, n};
+    kd_set_threads(1);
+    for (int cfg = 0; cfg < 2; cfg++) {
+        kd_rbm_train_options o;
+        kd_rbm_train_options_default(&o);
+        o.batch = 40;
+        o.lr = 0.05;
+        o.monitor_every = 0;
+        o.method = cfg ? KD_RBM_PCD : KD_RBM_CD;
+        o.optimizer = cfg ? KD_RBM_ADAM : KD_RBM_SGD;
+        o.lr = cfg ? 0.01 : 0.05;
+        const char *what = cfg ? "PCD-1 + Adam" : "CD-1 + SGD";
+        kd_rbm *plain = train_plain(&o, NULL, &data);
+        kd_rbm_split one = {0, 1, 0, NULL, NULL, NULL, NULL};
+        kd_rbm *fast1 = train_plain(&o, &one, &data);
+        kd_test(!memcmp(kd_rbm_params(plain), kd_rbm_params(fast1),
+                        kd_rbm_nparams(plain) * sizeof(float)),
+                "%s: fast split on one process is the plain trainer, bit for bit", what);
+        /* deterministic, blocks of 7 rows (the last block of a batch is short) */
+        one.block = 7;
+        kd_rbm *det1 = train_plain(&o, &one, &data);
+        for (int size = 2; size <= 3; size++) {
+            kd_rbm *det = train_split(&o, 7, size, &data);
+            kd_test(det && !memcmp(kd_rbm_params(det), kd_rbm_params(det1),
+                                   kd_rbm_nparams(det1) * sizeof(float)),
+                    "%s: deterministic split over %d ranks bit-identical to one process", what,
+                    size);
+            kd_rbm_free(det);
+            /* fast mode: the partial sums are added in another order. Over 18
+             * updates of ≤ 40 products each, rounding moves a parameter by
+             * ≲ 18·lr·40·6e-8 ≈ 2e-6 (SGD); Adam divides by √s and can turn a
+             * rounding-level gradient into a step of up to lr = 0.01, so for it
+             * only agreement within a few steps is meaningful (5·lr). A missing
+             * or doubled part changes the gradient by O(1) and fails either. */
+            kd_rbm *fast = train_split(&o, 0, size, &data);
+            double tol = cfg ? 5 * o.lr : 2e-6;
+            kd_test(fast && max_diff(fast, plain) <= tol,
+                    "%s: fast split over %d ranks within %.2g of one process (%.3g)", what, size,
+                    tol, fast ? max_diff(fast, plain) : NAN);
+            kd_rbm_free(fast);
+        }
+        kd_test(max_diff(det1, plain) > 0 && max_diff(det1, plain) < (cfg ? 5 * o.lr : 2e-6),
+                "%s: the deterministic sum differs from one sgemm by rounding only (%.3g)", what,
+                max_diff(det1, plain));
+        kd_rbm_free(plain);
+        kd_rbm_free(fast1);
+        kd_rbm_free(det1);
+    }
+    kd_set_threads(0);
+    free(sp);
+}
+
 int main(void)
 {
     test_gradient_fd();
@@ -468,5 +659,6 @@ int main(void)
     test_threads();
     test_resume();
     test_nan();
+    test_split();
     return kd_test_done();
 }

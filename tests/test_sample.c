@@ -190,6 +190,120 @@ static void test_bad_params(void)
             "an impossible memory request is refused up front: %s", kd_last_error());
 }
 
+/* ---- kd_sample_split: a run split over "processes", simulated in sequence ----
+ * Ranks 1..P-1 run first; their combine hook copies the rows and chain records
+ * of the items they own into a transport buffer (what MPI would send); rank 0
+ * runs last and its hook copies them in. The result must equal the unsplit run
+ * byte for byte, summary included. */
+typedef struct {
+    const kd_sample_params *p;
+    kd_dataset *carry; /* full-size rows of the other ranks */
+    char *info;        /* their chain records */
+    int fail_rank;     /* this rank reports a failure (-1: none) */
+} transport;
+
+static kd_status carry_rows(transport *tr, int rank, int size, kd_dataset *d, char *info,
+                            size_t info_bytes, int to_dataset)
+{
+    size_t N = kd_lattice_size(&tr->p->lattice);
+    for (size_t i = 0; i < kd_sample_nitems(tr->p); i++) {
+        if ((int)(i % (size_t)size) == 0 || (!to_dataset && (int)(i % (size_t)size) != rank))
+            continue;
+        size_t r0, nr, c0, nc;
+        kd_sample_item(tr->p, i, &r0, &nr, &c0, &nc);
+        kd_dataset *from = to_dataset ? tr->carry : d, *to = to_dataset ? d : tr->carry;
+        memcpy(to->spins + r0 * N, from->spins + r0 * N, nr * N);
+        memcpy(to->temperature + r0, from->temperature + r0, nr * sizeof(double));
+        memcpy(to->energy + r0, from->energy + r0, nr * sizeof(double));
+        memcpy(to->magnetization + r0, from->magnetization + r0, nr * sizeof(double));
+        memcpy(to_dataset ? info + c0 * info_bytes : tr->info + c0 * info_bytes,
+               to_dataset ? tr->info + c0 * info_bytes : info + c0 * info_bytes, nc * info_bytes);
+    }
+    return KD_OK;
+}
+
+static int current_rank, current_size;
+
+static kd_status fake_combine(void *ctx, kd_status local, kd_dataset *d, void *info,
+                              size_t info_bytes, size_t nchains)
+{
+    transport *tr = ctx;
+    if (local != KD_OK)
+        return local;
+    if (current_rank == tr->fail_rank)
+        return KD_ERR_IO; /* as if MPI reported another rank's failure */
+    if (!tr->info)
+        tr->info = calloc(nchains, info_bytes);
+    return carry_rows(tr, current_rank, current_size, d, info, info_bytes, current_rank == 0);
+}
+
+static void test_split(void)
+{
+    static const double temps[] = {1.5, 2.27, 3.0, INFINITY};
+    for (int k = 0; k < 2; k++) {
+        kd_sample_params p;
+        kd_sample_params_init(&p);
+        p.lattice.L = 8;
+        p.temps = temps;
+        p.ntemps = 4;
+        p.algorithm = k == 0 ? KD_ALGO_METROPOLIS : KD_ALGO_MULTISPIN;
+        p.samples = k == 0 ? 30 : 128;
+        p.chains = k == 0 ? 3 : 64;
+        p.seed = 4;
+        kd_dataset *whole = run(&p, 2);
+        for (int size = 2; size <= 3 && whole; size++) {
+            transport tr = {&p, NULL, NULL, -1};
+            kd_dataset_new(&tr.carry, &p.lattice, whole->n, p.ntemps, 0);
+            kd_dataset *d = NULL;
+            for (int r = size - 1; r >= 0; r--) {
+                kd_sample_split sp = {r, size, fake_combine, &tr};
+                kd_sample_params q = p;
+                q.split = &sp;
+                current_rank = r;
+                current_size = size;
+                kd_status st = kd_sample(&q, &d);
+                kd_test(st == KD_OK && (r == 0) == (d != NULL),
+                        "%s split over %d, rank %d: status %d, dataset only on rank 0",
+                        kd_algorithm_name(p.algorithm), size, r, (int)st);
+            }
+            if (d) {
+                size_t N = kd_lattice_size(&p.lattice);
+                kd_test(d->n == whole->n && !memcmp(d->spins, whole->spins, d->n * N) &&
+                            !memcmp(d->energy, whole->energy, d->n * sizeof(double)) &&
+                            !memcmp(d->summary, whole->summary,
+                                    p.ntemps * sizeof(kd_temp_summary)) &&
+                            !memcmp(d->correlation, whole->correlation,
+                                    p.ntemps * (size_t)d->nr * sizeof(double)),
+                        "%s split over %d processes: spins, energies, summary and correlations "
+                        "byte-identical to one process",
+                        kd_algorithm_name(p.algorithm), size);
+            }
+            kd_dataset_free(d);
+            kd_dataset_free(tr.carry);
+            free(tr.info);
+        }
+        kd_dataset_free(whole);
+    }
+    /* a failure reported by the combine hook fails the run, on every rank */
+    static const double one[] = {2.0};
+    kd_sample_params p;
+    kd_sample_params_init(&p);
+    p.lattice.L = 4;
+    p.temps = one;
+    p.ntemps = 1;
+    p.samples = 10;
+    transport tr = {&p, NULL, NULL, 0};
+    kd_sample_split sp = {0, 2, fake_combine, &tr};
+    p.split = &sp;
+    current_rank = 0;
+    current_size = 2;
+    kd_dataset *d = NULL;
+    kd_test(kd_sample(&p, &d) == KD_ERR_IO && !d, "a failure from the combine hook is returned");
+    free(tr.info);
+    sp.rank = 2;
+    kd_test(kd_sample(&p, &d) == KD_ERR_INVALID && !d, "rank 2 of 2 refused: %s", kd_last_error());
+}
+
 /* Progress callback cancelling once half of the samples are done. */
 static int cancel_half(double fraction, const char *label, void *user)
 {
@@ -252,6 +366,7 @@ static void test_partial(void)
 int main(void)
 {
     test_threads_identical();
+    test_split();
     test_partial();
     test_summary_vs_kaufman();
     test_special_and_symmetrize();

@@ -35,6 +35,28 @@
 extern "C" {
 #endif
 
+/* Splitting one sampling run over several processes (used by the CLI's MPI
+ * layer, tools/kadanoff/mpi_*.c; the library itself knows nothing of MPI).
+ * The work items are numbered 0 .. kd_sample_nitems(p) - 1 (see
+ * kd_sample_item); process `rank` of `size` runs the items i with
+ * i % size == rank, into the same rows of a full-size dataset as a
+ * single-process run would, with the same Philox streams: the result does not
+ * depend on `size`. Then every process calls
+ *     combine(ctx, local, d, info, info_bytes, nchains)
+ * with `local` its own status (kd_last_error() its message) and info the
+ * per-chain records (nchains = ntemps·chains of info_bytes each, opaque) of
+ * which only its own items' are filled. combine must complete, on rank 0, the
+ * rows (spins, temperature, energy, magnetization) and the chain records of
+ * every item, and return an error on every process if any process failed.
+ * Rank 0 then builds the summary and returns the dataset; the other ranks
+ * return KD_OK with *out = NULL. */
+typedef struct {
+    int rank, size;
+    kd_status (*combine)(void *ctx, kd_status local, kd_dataset *d, void *info,
+                         size_t info_bytes, size_t nchains);
+    void *ctx;
+} kd_sample_split;
+
 typedef struct {
     kd_lattice lattice;
     const double *temps; /* ntemps distinct temperatures (>= 0 or inf) */
@@ -54,8 +76,10 @@ typedef struct {
      * the order given, with their summaries; NULL if none), so an interrupted
      * run can be checkpointed: by the reproducibility rule above, sampling the
      * remaining temperatures later and merging gives the uninterrupted
-     * result bit for bit. Chains cut short are discarded. */
+     * result bit for bit. Chains cut short are discarded. Single process
+     * only: with `split` set, *partial is left NULL. */
     kd_dataset **partial;
+    const kd_sample_split *split; /* NULL: one process (the default) */
 } kd_sample_params;
 
 /* Defaults: 10×10 periodic square lattice, J = 1, h = 0, Metropolis, 1 chain,
@@ -65,6 +89,14 @@ void kd_sample_params_init(kd_sample_params *p);
 /* Run the sampling and build a dataset with its per-temperature summary.
  * Rows are ordered by temperature (as given), then chain, then time. */
 kd_status kd_sample(const kd_sample_params *p, kd_dataset **out);
+
+/* Work items of a run: one per (temperature, chain), or one per temperature
+ * with KD_ALGO_MULTISPIN (its chains are the replicas of one object). Item i
+ * fills rows [*row0, *row0 + *nrows) and chain records [*chain0, *chain0 +
+ * *nchains) (chain record index = temperature index · chains + chain). */
+size_t kd_sample_nitems(const kd_sample_params *p);
+void kd_sample_item(const kd_sample_params *p, size_t item, size_t *row0, size_t *nrows,
+                    size_t *chain0, size_t *nchains);
 
 /* The Philox stream used by chain `chain` at temperature T (documented above). */
 uint64_t kd_sample_stream(double T, int chain);

@@ -191,6 +191,29 @@ static int multispin_poll(void *ctx, size_t add)
 }
 /* ---- end of multispin hook ---- */
 
+size_t kd_sample_nitems(const kd_sample_params *p)
+{
+    return p->algorithm == KD_ALGO_MULTISPIN ? p->ntemps : p->ntemps * (size_t)p->chains;
+}
+
+void kd_sample_item(const kd_sample_params *p, size_t item, size_t *row0, size_t *nrows,
+                    size_t *chain0, size_t *nchains)
+{
+    const size_t per = p->samples, C = (size_t)p->chains;
+    if (p->algorithm == KD_ALGO_MULTISPIN) {
+        *row0 = item * per;
+        *nrows = per;
+        *chain0 = item * C;
+        *nchains = C;
+        return;
+    }
+    size_t t = item / C, c = item % C, lo = c * per / C, hi = (c + 1) * per / C;
+    *row0 = t * per + lo;
+    *nrows = hi - lo;
+    *chain0 = item;
+    *nchains = 1;
+}
+
 static kd_status check_params(const kd_sample_params *p)
 {
     KD_CHECK(kd_lattice_validate(&p->lattice));
@@ -219,6 +242,10 @@ static kd_status check_params(const kd_sample_params *p)
     if (p->algorithm == KD_ALGO_WOLFF && p->lattice.field != 0)
         KD_FAIL(KD_ERR_UNSUPPORTED, "the Wolff algorithm needs zero field (h = %g given)",
                 p->lattice.field);
+    if (p->split && (p->split->size < 1 || p->split->rank < 0 ||
+                     p->split->rank >= p->split->size || !p->split->combine))
+        KD_FAIL(KD_ERR_INVALID, "process split %d of %d, expected 0 <= rank < size and a combine "
+                                "function", p->split->rank, p->split->size);
     /* Refuse up front what cannot fit in memory: the dataset (spins, three
      * doubles per row) and the correlation rows G. */
     double bytes = (double)p->ntemps * (double)p->samples *
@@ -271,6 +298,9 @@ kd_status kd_sample(const kd_sample_params *p, kd_dataset **out)
     }
     progress_state ps = {p, nt * per, 0, -1.0, 0};
 
+    /* Split over processes (kd_sample_split): this process runs the items it owns. */
+    const int rank = p->split ? p->split->rank : 0, size = p->split ? p->split->size : 1;
+
     /* ---- multispin hook: the C chains of a temperature are the replicas of one
      * bit-packed object (multispin_sample.c), filling the same rows. With fewer
      * temperatures than threads, each object splits its rows over the threads
@@ -278,6 +308,8 @@ kd_status kd_sample(const kd_sample_params *p, kd_dataset **out)
     if (p->algorithm == KD_ALGO_MULTISPIN) {
 #pragma omp parallel for schedule(dynamic, 1) if (nt >= (size_t)kd_get_threads())
         for (size_t t = 0; t < nt; t++) {
+            if (t % (size_t)size != (size_t)rank)
+                continue;
             kd_ms_sample_info mi;
             status[t * C] = kd_multispin_sample_temperature(p, t, d, &mi, multispin_poll, &ps);
             /* The cancel flag never resets: unset after the return means the
@@ -292,14 +324,31 @@ kd_status kd_sample(const kd_sample_params *p, kd_dataset **out)
      * t·per + [c·per/C, (c+1)·per/C). */
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t task = 0; task < nt * C; task++) {
-        size_t t = task / C, c = task % C;
-        size_t lo = c * per / C, hi = (c + 1) * per / C;
-        status[task] = run_chain(p, t, (int)c, t * per + lo, hi - lo, d, &info[task], &ps);
+        if (task % (size_t)size != (size_t)rank)
+            continue;
+        size_t row0, nrows, chain0, nchains;
+        kd_sample_item(p, task, &row0, &nrows, &chain0, &nchains);
+        status[task] = run_chain(p, task / C, (int)(task % C), row0, nrows, d, &info[task], &ps);
         info[task].complete = !cancelled(&ps); /* as above: the flag never resets */
     }
     kd_status st = KD_OK;
     for (size_t task = 0; task < nt * C && st == KD_OK; task++)
         st = status[task];
+    if (p->split) {
+        /* Split over processes: a cancellation on any process fails the whole
+         * run (no partial result, p->partial stays NULL); combine gathers the
+         * rows and the chain records on rank 0. */
+        if (st == KD_OK && ps.cancelled)
+            st = kd_set_error(KD_ERR_CANCELLED, "sampling cancelled");
+        st = p->split->combine(p->split->ctx, st, d, info, sizeof *info, nt * C);
+        if (st == KD_OK && rank != 0) { /* rank 0 holds the rows and writes the summary */
+            free(info);
+            free(status);
+            free(G);
+            kd_dataset_free(d);
+            return KD_OK;
+        }
+    }
     const int was_cancelled = st == KD_OK && ps.cancelled;
 
     /* The temperatures to summarise: all of them, or after a cancellation those

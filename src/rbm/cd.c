@@ -46,13 +46,23 @@ void kd_cd_work_free(kd_cd_work *w)
 void kd_cd_gradient(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t C, int k, int persistent,
                     uint64_t seed, uint64_t stream0)
 {
+    kd_cd_gradient_part(w, rbm, B, C, B, C, k, persistent, seed, stream0);
+}
+
+void kd_cd_gradient_part(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t C, size_t B_all,
+                         size_t C_all, int k, int persistent, uint64_t seed, uint64_t stream0)
+{
     const int nv = rbm->nv, nh = rbm->nh;
     const size_t snv = (size_t)nv, snh = (size_t)nh;
     const int b = (int)B, c = (int)C;
     float *v0 = w->v, *vn = w->v + B * snv, *h0 = w->h, *hn = w->h + B * snh, *hs = w->hs;
-    const float inv_b = 1.0f / (float)B, inv_c = 1.0f / (float)C;
+    const float inv_b = 1.0f / (float)B_all, inv_c = 1.0f / (float)C_all;
     const float *W = rbm->w;
-    if (!persistent && C == B && kd_cd_chains_sliced(w, rbm, B, k, seed, stream0))
+    /* The sliced path scales by its own B: only for a whole minibatch, not for
+     * a part of one (data-parallel training, B < B_all), which runs the loops
+     * below. */
+    if (!persistent && C == B && B == B_all &&
+        kd_cd_chains_sliced(w, rbm, B, k, seed, stream0))
         goto gradient; /* the same chains, run over slices of the batch */
 
     /* positive phase: h0 = (1/B) E[h | v0]; for CD also the chain's first h */

@@ -29,4 +29,14 @@ void kd_cd_work_free(kd_cd_work *w);
 void kd_cd_gradient(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t C, int k, int persistent,
                     uint64_t seed, uint64_t stream0);
 
+/* The same for a part of a minibatch of B_all rows and C_all chains (data-
+ * parallel training): rows w->v[0 .. B) and chains w->v[B .. B+C) are that
+ * part, stream0 is the stream of its first chain, and the averages are still
+ * taken over B_all rows and C_all chains, so that the gradients of the parts
+ * add up to the minibatch's (up to rounding). B = 0 or C = 0 is allowed (a
+ * part with only persistent chains, or only rows). kd_cd_gradient(B, C) is
+ * kd_cd_gradient_part(B, C, B, C). */
+void kd_cd_gradient_part(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t C, size_t B_all,
+                         size_t C_all, int k, int persistent, uint64_t seed, uint64_t stream0);
+
 #endif

@@ -24,6 +24,9 @@ struct kd_rbm_trainer {
     size_t *mon_train_rows, *mon_valid_rows;
     size_t *perm; /* order of the training rows in this epoch */
     kd_cd_work work;
+    kd_cd_work bwork; /* split, deterministic mode: one block */
+    float *parts;     /* split, deterministic mode: the blocks' gradients */
+    size_t *first;    /* split: size + 1 boundaries */
     size_t nchains;
     float *chains;   /* PCD: nchains × nv */
     float *vel, *sq; /* optimiser state, nparams each (sq: Adam) */
@@ -105,6 +108,14 @@ static kd_status check_options(const kd_rbm_train_options *o)
     if (o->exact_max_units < 0 || o->exact_max_units > KD_RBM_MAX_ENUM)
         KD_FAIL(KD_ERR_INVALID, "exact evaluation up to %d units, expected 0 to %d",
                 o->exact_max_units, KD_RBM_MAX_ENUM);
+    const kd_rbm_split *sp = o->split;
+    if (sp && (sp->size < 1 || sp->rank < 0 || sp->rank >= sp->size))
+        KD_FAIL(KD_ERR_INVALID, "process %d of %d, expected 0 <= rank < size", sp->rank, sp->size);
+    if (sp && sp->size > 1 && (!sp->sum || !sp->gather || !sp->bcast))
+        KD_FAIL(KD_ERR_INVALID, "a split over %d processes needs the sum, gather and bcast hooks",
+                sp->size);
+    if (sp && sp->block > ((size_t)1 << 24))
+        KD_FAIL(KD_ERR_INVALID, "reduction block of %zu rows, expected at most 2^24", sp->block);
     return KD_OK;
 }
 
@@ -143,6 +154,9 @@ void kd_rbm_trainer_free(kd_rbm_trainer *t)
     free(t->mon_valid_rows);
     free(t->perm);
     kd_cd_work_free(&t->work);
+    kd_cd_work_free(&t->bwork);
+    free(t->parts);
+    free(t->first);
     free(t->chains);
     free(t->vel);
     free(t->sq);
@@ -188,6 +202,115 @@ static kd_status split_rows(kd_rbm_trainer *t, const kd_rbm_data *train)
     t->valid.n = nvalid;
     t->train.rows = t->own_train;
     t->train.n = n - nvalid;
+    return KD_OK;
+}
+
+/* ---- data-parallel minibatches (kd_rbm_split in rbm.h) ------------------------ */
+
+static kd_status split_init(kd_rbm_trainer *t)
+{
+    const kd_rbm_split *sp = t->opt.split;
+    size_t R = sp->block, B = t->opt.batch;
+    t->first = calloc((size_t)sp->size + 1, sizeof *t->first);
+    if (!t->first)
+        KD_FAIL(KD_ERR_NOMEM, "out of memory for a split over %d processes", sp->size);
+    if (R == 0)
+        return KD_OK;
+    size_t nblk = (B + R - 1) / R; /* PCD: nchains = B, so this covers the chains too */
+    if (nblk > SIZE_MAX / t->rbm->nparams / sizeof(float))
+        KD_FAIL(KD_ERR_NOMEM, "%zu reduction blocks of %zu parameters are too large", nblk,
+                t->rbm->nparams);
+    t->parts = malloc(nblk * t->rbm->nparams * sizeof(float));
+    if (!t->parts)
+        KD_FAIL(KD_ERR_NOMEM,
+                "out of memory for %zu reduction blocks of %zu parameters (%.3g GiB); use a "
+                "larger reduction block",
+                nblk, t->rbm->nparams,
+                (double)nblk * (double)t->rbm->nparams * 4.0 / 1073741824.0);
+    return kd_cd_work_init(&t->bwork, t->rbm, R, R);
+}
+
+/* The gradient of rows [r0, r1) of the minibatch that starts at position q0 of
+ * `rows` (bq rows, C chains) and, for PCD, of chains [c0, c1), into w->grad;
+ * the chains are updated in place. */
+static void part_gradient(kd_rbm_trainer *t, kd_cd_work *w, const kd_rbm_data *rows, size_t q0,
+                          size_t bq, size_t C, size_t r0, size_t r1, size_t c0, size_t c1,
+                          uint64_t stream0)
+{
+    const kd_rbm *r = t->rbm;
+    size_t nv = (size_t)r->nv, b = r1 - r0, c = t->nchains ? c1 - c0 : b;
+    for (size_t k = 0; k < b; k++)
+        kd_rbm_data_row(rows, r->vis, r->nv, q0 + r0 + k, w->v + k * nv);
+    if (b + c == 0) {
+        memset(w->grad, 0, r->nparams * sizeof(float));
+        return;
+    }
+    if (t->nchains)
+        memcpy(w->v + b * nv, t->chains + c0 * nv, c * nv * sizeof(float));
+    kd_cd_gradient_part(w, r, b, c, bq, C, t->opt.k, t->nchains > 0, t->opt.seed,
+                        stream0 + (t->nchains ? c0 : r0));
+    if (t->nchains)
+        memcpy(t->chains + c0 * nv, w->v + b * nv, c * nv * sizeof(float));
+}
+
+/* Minibatch at q0 (bq rows, C chains) split over the processes: the full
+ * gradient into t->work.grad on every process. */
+static kd_status split_gradient(kd_rbm_trainer *t, const kd_rbm_data *rows, size_t q0, size_t bq,
+                                size_t C, uint64_t stream0)
+{
+    const kd_rbm_split *sp = t->opt.split;
+    const size_t P = (size_t)sp->size, me = (size_t)sp->rank, np = t->rbm->nparams;
+    if (sp->block == 0) { /* fast: one part per process, summed by the hook */
+        size_t r0 = bq * me / P, r1 = bq * (me + 1) / P;
+        size_t c0 = C * me / P, c1 = C * (me + 1) / P;
+        part_gradient(t, &t->work, rows, q0, bq, C, r0, r1, c0, c1, stream0);
+        return P > 1 ? sp->sum(sp->ctx, t->work.grad, np) : KD_OK;
+    }
+    /* deterministic: fixed blocks, contiguous runs of blocks per process */
+    const size_t R = sp->block;
+    size_t n = t->nchains > bq ? t->nchains : bq, nblk = (n + R - 1) / R;
+    for (size_t p = 0; p <= P; p++)
+        t->first[p] = nblk * p / P;
+    for (size_t j = t->first[me]; j < t->first[me + 1]; j++) {
+        size_t r0 = j * R < bq ? j * R : bq, r1 = (j + 1) * R < bq ? (j + 1) * R : bq;
+        size_t c0 = j * R < C ? j * R : C, c1 = (j + 1) * R < C ? (j + 1) * R : C;
+        part_gradient(t, &t->bwork, rows, q0, bq, C, r0, r1, c0, c1, stream0);
+        memcpy(t->parts + j * np, t->bwork.grad, np * sizeof(float));
+    }
+    if (P > 1)
+        KD_CHECK(sp->gather(sp->ctx, t->parts, np, t->first));
+    /* the same additions in the same order on every process, whatever P */
+    float *g = t->work.grad;
+    memcpy(g, t->parts, np * sizeof(float));
+    for (size_t j = 1; j < nblk; j++) {
+        const float *x = t->parts + j * np;
+        for (size_t i = 0; i < np; i++)
+            g[i] += x[i];
+    }
+    return KD_OK;
+}
+
+/* End of an epoch of a split run: every process gets the complete state. */
+static kd_status split_sync(kd_rbm_trainer *t)
+{
+    const kd_rbm_split *sp = t->opt.split;
+    const size_t P = (size_t)sp->size, np = t->rbm->nparams, C = t->nchains;
+    if (P == 1)
+        return KD_OK;
+    if (C) { /* each process advanced only its own chains */
+        for (size_t p = 0; p <= P; p++) {
+            size_t c = sp->block ? ((C + sp->block - 1) / sp->block) * p / P * sp->block
+                                 : C * p / P;
+            t->first[p] = c < C ? c : C;
+        }
+        KD_CHECK(sp->gather(sp->ctx, t->chains, (size_t)t->rbm->nv, t->first));
+    }
+    if (sp->block == 0) { /* fast mode: guard against any difference in the sums */
+        KD_CHECK(sp->bcast(sp->ctx, t->rbm->params, np));
+        KD_CHECK(sp->bcast(sp->ctx, t->vel, np));
+        if (t->sq)
+            KD_CHECK(sp->bcast(sp->ctx, t->sq, np));
+    }
     return KD_OK;
 }
 
@@ -253,6 +376,8 @@ kd_status kd_rbm_trainer_new(kd_rbm_trainer **out, kd_rbm *rbm, const kd_rbm_tra
                 rbm->nh);
     }
     st = kd_cd_work_init(&t->work, rbm, rows, t->nchains ? t->nchains : rows);
+    if (st == KD_OK && opt->split)
+        st = split_init(t);
     if (st != KD_OK) {
         kd_rbm_trainer_free(t);
         return st;
@@ -496,15 +621,24 @@ kd_status kd_rbm_trainer_epoch(kd_rbm_trainer *t, kd_rbm_epoch_stats *stats)
     for (size_t q = 0; q < nb; q++) {
         size_t r0 = q * B, bq = ntrain - r0 < B ? ntrain - r0 : B;
         size_t C = t->nchains ? t->nchains : bq;
+        if (o->split) {
+            st = split_gradient(t, &rows, r0, bq, C,
+                                kd_rbm_stream(KD_RBM_STREAM_GIBBS, t->epoch, r0));
+            if (st != KD_OK) {
+                snapshot(t, 1);
+                break;
+            }
+        } else {
 #pragma omp parallel for schedule(static) if (bq * nv > 65536)
-        for (long k = 0; k < (long)bq; k++)
-            kd_rbm_data_row(&rows, r->vis, r->nv, r0 + (size_t)k, t->work.v + (size_t)k * nv);
-        if (t->nchains)
-            memcpy(t->work.v + bq * nv, t->chains, C * nv * sizeof(float));
-        kd_cd_gradient(&t->work, r, bq, C, o->k, t->nchains > 0, o->seed,
-                       kd_rbm_stream(KD_RBM_STREAM_GIBBS, t->epoch, r0));
-        if (t->nchains)
-            memcpy(t->chains, t->work.v + bq * nv, C * nv * sizeof(float));
+            for (long k = 0; k < (long)bq; k++)
+                kd_rbm_data_row(&rows, r->vis, r->nv, r0 + (size_t)k, t->work.v + (size_t)k * nv);
+            if (t->nchains)
+                memcpy(t->work.v + bq * nv, t->chains, C * nv * sizeof(float));
+            kd_cd_gradient(&t->work, r, bq, C, o->k, t->nchains > 0, o->seed,
+                           kd_rbm_stream(KD_RBM_STREAM_GIBBS, t->epoch, r0));
+            if (t->nchains)
+                memcpy(t->chains, t->work.v + bq * nv, C * nv * sizeof(float));
+        }
         if (apply_update(t, lr)) {
             snapshot(t, 1);
             st = kd_set_error(
@@ -524,6 +658,8 @@ kd_status kd_rbm_trainer_epoch(kd_rbm_trainer *t, kd_rbm_epoch_stats *stats)
             break;
         }
     }
+    if (st == KD_OK && o->split)
+        st = split_sync(t);
     if (st != KD_OK)
         return st;
     t->epoch++;

@@ -28,17 +28,20 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return CLI_USAGE;
 }
 
+static char last_failure[4096];
+
 int cli_fail(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     cli_progress_end();
-    fprintf(stderr, "kadanoff %s: error: ", cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(last_failure, sizeof last_failure, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n");
+    fprintf(stderr, "kadanoff %s: error: %s\n", cmd, last_failure);
     return CLI_FAILURE;
 }
+
+const char *cli_last_failure(void) { return last_failure; }
 
 int cli_fail_status(const char *cmd, kd_status status)
 {

@@ -38,6 +38,10 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Print "kadanoff CMD: error: message" to stderr; return CLI_FAILURE. */
 int cli_fail(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The message of the last cli_fail (without the "kadanoff CMD: error: "
+ * prefix; "" if none, truncated to 4095 bytes), e.g. to forward it to the
+ * rank that reports for an MPI job. */
+const char *cli_last_failure(void);
 /* Report a failed library call with its detailed message; return CLI_FAILURE. */
 int cli_fail_status(const char *cmd, kd_status status);
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "mpi_cli.h"
 #include "sample_checkpoint.h"
 
 static void usage(FILE *f)
@@ -47,7 +48,7 @@ static void usage(FILE *f)
         "                           depend on it\n"
         "  --resume                 continue an interrupted run from FILE.h5.ckpt (give the\n"
         "                           same options); the result is bit-identical to an\n"
-        "                           uninterrupted run\n"
+        "                           uninterrupted run (one process only, not over MPI)\n"
         "  -q, --quiet              no table, no progress, no warnings\n"
         "  -v, --verbose            more messages\n"
         "  -h, --help               this help\n\n"
@@ -57,7 +58,9 @@ static void usage(FILE *f)
         "are written atomically to FILE.h5.ckpt (chains cut short are redone), FILE.h5 is\n"
         "left as it was, and the exit status is 130/143; rerun with --resume to sample only\n"
         "the missing temperatures (each temperature has its own random streams, so the\n"
-        "result is the same bits). FILE.h5.ckpt is removed once FILE.h5 is written.\n\n"
+        "result is the same bits). FILE.h5.ckpt is removed once FILE.h5 is written.\n"
+        "A run over several MPI processes (mpirun -np P, P > 1; docs/cluster.md) writes\n"
+        "no checkpoint and refuses --resume: an interrupt stops it with nothing written.\n\n"
         "Example:\n"
         "  kadanoff sample -L 10 --temps 0:6:0.25 -n 1000 --algorithm wolff --seed 7 -o data.h5\n");
 }
@@ -118,6 +121,11 @@ static int save_checkpoint(const char *cmd, const kd_sample_params *p, const kd_
     const char *sig = cli_interrupt_name();
     int code = cli_interrupt_status();
     cli_progress_end();
+    if (p->split) { /* kd_sample keeps no partial result over several processes */
+        fprintf(stderr, "kadanoff %s: interrupted by %s; a run over %d MPI processes keeps no "
+                "checkpoint; nothing written\n", cmd, sig, p->split->size);
+        return code;
+    }
     if (!part) {
         fprintf(stderr, "kadanoff %s: interrupted by %s before another temperature was complete; "
                 "%s\n", cmd, sig, ck ? "the checkpoint is unchanged" : "nothing written");
@@ -177,6 +185,7 @@ static int sample_run(const char *cmd, kd_sample_params *p, const char *output,
     cli_install_interrupt_handler();
     p->progress = cli_progress;
     p->partial = &part;
+    p->split = mpicli_sample_split(p); /* NULL on a single process (no --resume otherwise) */
     kd_status st = p->ntemps ? kd_sample(p, &d) : KD_OK;
     cli_progress_end();
     if (st != KD_OK) {
@@ -184,15 +193,18 @@ static int sample_run(const char *cmd, kd_sample_params *p, const char *output,
                                : cli_fail_status(cmd, st);
         goto done;
     }
+    if (!d && p->ntemps) { /* an MPI rank other than 0: its rows went to rank 0 */
+        rc = mpicli_agree(cmd, CLI_OK);
+        goto done;
+    }
     if ((st = sample_merge(ck, d, all, nall, p->samples, &m)) != KD_OK) {
         rc = cli_fail_status(cmd, st);
         goto done;
     }
     cli_join_args(argc, argv, m->command, sizeof m->command);
-    if ((st = kd_dataset_write(output, m)) != KD_OK) {
-        rc = cli_fail_status(cmd, st);
+    st = kd_dataset_write(output, m);
+    if ((rc = mpicli_agree(cmd, st == KD_OK ? CLI_OK : cli_fail_status(cmd, st))) != CLI_OK)
         goto done;
-    }
     remove(ckpath); /* complete: the checkpoint (if any) is obsolete */
     if (!cli_quiet) {
         print_summary(m);
@@ -321,6 +333,11 @@ int cmd_sample(int argc, char **argv)
     if ((size_t)p.chains > p.samples)
         return cli_usage_error(cmd, "--chains (%d) must not exceed --samples (%zu)", p.chains,
                                p.samples);
+    /* Over MPI, kd_sample returns no partial result, so there is no checkpoint
+     * to write; resuming one (e.g. of a single-process run) is left out too. */
+    if (resume && mpicli_size() > 1)
+        return cli_usage_error(cmd, "--resume runs on one process, not on %d MPI processes; "
+                               "resume without mpirun (or with -np 1)", mpicli_size());
 
     double *tv;
     size_t nt;
@@ -329,8 +346,10 @@ int cmd_sample(int argc, char **argv)
     p.temps = tv;
     p.ntemps = nt;
 
-    /* Fail now, not after hours of sampling, if the output cannot be written. */
-    if (cli_check_writable(cmd, output) != CLI_OK) {
+    /* Fail now, not after hours of sampling, if the output cannot be written
+     * (by rank 0, the writer, when run over MPI processes). */
+    rc = mpicli_rank() == 0 ? cli_check_writable(cmd, output) : CLI_OK;
+    if (mpicli_agree(cmd, rc) != CLI_OK) {
         free(tv);
         return CLI_FAILURE;
     }

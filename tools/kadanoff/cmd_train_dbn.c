@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpi_cli.h"
 #include "rbm_cli.h"
 
 #define MAX_LAYERS 64
@@ -31,8 +32,10 @@ static void usage(FILE *f)
     fprintf(f,
         "\nData:\n"
         "  --temps LIST             train on these temperatures of DATA only\n"
-        "  --exclude LIST           leave these temperatures out\n\n"
-        "Common:\n"
+        "  --exclude LIST           leave these temperatures out\n\n");
+    rbmcli_reduction_help(f);
+    fprintf(f,
+        "\nCommon:\n"
         "  -o, --output FILE        model file (required; written atomically)\n"
         "  --seed N                 random seed [1]; RBM 0 uses N itself (so a one-layer\n"
         "                           DBN equals train-rbm with the same options), RBM l >= 1\n"
@@ -45,7 +48,8 @@ static void usage(FILE *f)
         "                           the same DATA and options; finished layers are kept,\n"
         "                           the last one continues from its saved state (epoch,\n"
         "                           optimizer, chains), the rest are trained as planned;\n"
-        "                           the result is bit-identical to an uninterrupted run\n\n"
+        "                           the result is bit-identical to an uninterrupted run;\n"
+        "                           the number of MPI processes may change\n\n"
         "SIGINT/SIGTERM finish the current epoch and write the layers trained so far (the\n"
         "last one partially, as recorded in its epochs_done) atomically to DBN.h5, exit\n"
         "130/143; continue with --resume. NaN/Inf: exit 1 naming layer and epoch, writing\n"
@@ -99,11 +103,16 @@ typedef struct {
     kd_dbn_file file;
 } dbn_ctx;
 
+/* Rank 0 writes (over MPI every process holds the same layers); all agree. */
 static int write_dbn(void *user)
 {
     dbn_ctx *c = user;
-    kd_status st = kd_dbn_file_write(c->output, &c->file);
-    return st == KD_OK ? CLI_OK : cli_fail_status("train-dbn", st);
+    int rc = CLI_OK;
+    if (mpicli_rank() == 0) {
+        kd_status st = kd_dbn_file_write(c->output, &c->file);
+        rc = st == KD_OK ? CLI_OK : cli_fail_status("train-dbn", st);
+    }
+    return mpicli_agree("train-dbn", rc);
 }
 
 /* A --resume must continue the same plan: the file's layers must be the ones
@@ -164,7 +173,11 @@ int cmd_train_dbn(int argc, char **argv)
     size_t nown = sizeof own / sizeof own[0];
     memcpy(opts, own, sizeof own);
     memcpy(opts + nown, rbmcli_train_options, rbmcli_ntrain_options * sizeof *opts);
-    memset(&opts[nown + rbmcli_ntrain_options], 0, sizeof *opts);
+    memcpy(opts + nown + rbmcli_ntrain_options, rbmcli_reduction_options,
+           sizeof rbmcli_reduction_options);
+    memset(&opts[nown + rbmcli_ntrain_options + 2], 0, sizeof *opts);
+    rbmcli_reduction reduction;
+    rbmcli_reduction_init(&reduction);
 
     rbmcli_raw raw;
     memset(&raw, 0, sizeof raw);
@@ -182,6 +195,12 @@ int cmd_train_dbn(int argc, char **argv)
         rc = CLI_OK;
         if (rbmcli_raw_store(&raw, c, optarg))
             continue;
+        int red = rbmcli_reduction_option(cmd, c, optarg, &reduction);
+        if (red != CLI_CONTINUE) {
+            if (red != CLI_OK)
+                return red;
+            continue;
+        }
         switch (c) {
         case O_LAYERS:
             layers_text = optarg;
@@ -268,27 +287,33 @@ int cmd_train_dbn(int argc, char **argv)
     if ((rc = rbmcli_check_temps(cmd, "--temps", temps)) != CLI_OK ||
         (rc = rbmcli_check_temps(cmd, "--exclude", exclude)) != CLI_OK)
         return rc;
-    if (cli_check_writable(cmd, output) != CLI_OK)
+    rc = mpicli_rank() == 0 ? cli_check_writable(cmd, output) : CLI_OK;
+    if (mpicli_agree(cmd, rc) != CLI_OK)
         return CLI_FAILURE;
 
-    kd_dbn_file *old = NULL; /* --resume: the interrupted run's file */
+    /* --resume: the interrupted run's file, read by every process (over MPI the
+     * same file, as train-rbm --resume does), which all check it the same way. */
+    kd_dbn_file *old = NULL;
     if (resume) {
         kd_status rst = kd_dbn_file_read(output, &old);
-        if (rst != KD_OK)
-            return cli_fail_status(cmd, rst);
+        if (mpicli_agree(cmd, rst == KD_OK ? CLI_OK : cli_fail_status(cmd, rst)) != CLI_OK) {
+            kd_dbn_file_free(old);
+            return CLI_FAILURE;
+        }
     }
     rbmcli_data data;
-    if ((rc = rbmcli_data_load(cmd, data_path, temps, exclude, &data)) != CLI_OK) {
-        kd_dbn_file_free(old);
-        return rc;
-    }
-    if (old && (check_resume(cmd, output, old, &data, propagate, seed, depth, hidden, units,
-                             layer) != CLI_OK ||
-                rbmcli_check_lattice(cmd, data_path, &data.d->lattice, output,
-                                     &old->source.lattice) != CLI_OK)) {
+    memset(&data, 0, sizeof data);
+    rc = rbmcli_data_load(cmd, data_path, temps, exclude, &data);
+    if (rc == CLI_OK && old &&
+        (check_resume(cmd, output, old, &data, propagate, seed, depth, hidden, units, layer) !=
+             CLI_OK ||
+         rbmcli_check_lattice(cmd, data_path, &data.d->lattice, output, &old->source.lattice) !=
+             CLI_OK))
+        rc = CLI_FAILURE;
+    if ((rc = mpicli_agree(cmd, rc)) != CLI_OK) {
         kd_dbn_file_free(old);
         rbmcli_data_free(&data);
-        return CLI_FAILURE;
+        return rc;
     }
     const size_t N = kd_lattice_size(&data.d->lattice);
     if (N > (size_t)1 << 30) {
@@ -362,6 +387,7 @@ int cmd_train_dbn(int argc, char **argv)
         kd_rbm_train_options topt = layer[l].train;
         topt.seed = ls;
         topt.progress = rbmcli_epoch_progress;
+        rbmcli_reduction_apply(&reduction, &topt, rec); /* several processes */
         st = kd_rbm_trainer_new(&t, rbm, &topt, &view, NULL);
         if (st == KD_OK && saved) {
             kd_rbm_trainer_state state;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mpi_cli.h"
 #include "rbm_cli.h"
 
 static void usage(FILE *f)
@@ -30,8 +31,10 @@ static void usage(FILE *f)
         "\nData:\n"
         "  --temps LIST             train on these temperatures of DATA only (a:b:step,\n"
         "                           comma list, inf; each must occur in DATA)\n"
-        "  --exclude LIST           leave these temperatures out\n\n"
-        "Resuming and checkpoints:\n"
+        "  --exclude LIST           leave these temperatures out\n\n");
+    rbmcli_reduction_help(f);
+    fprintf(f,
+        "\nResuming and checkpoints:\n"
         "  --resume                 continue training the model in -o MODEL.h5 up to\n"
         "                           --epochs TOTAL (default: its recorded total), with its\n"
         "                           recorded hyperparameters, seed and data selection (DATA\n"
@@ -39,7 +42,9 @@ static void usage(FILE *f)
         "                           bit-identical to an uninterrupted run of TOTAL epochs\n"
         "                           (with --lr-schedule linear only if the first run had the\n"
         "                           same --epochs). Only --epochs, --checkpoint-every,\n"
-        "                           --threads, -q and -v may be given with --resume.\n"
+        "                           --threads, --reduction(-block), -q and -v may be\n"
+        "                           given with --resume; the number of processes may\n"
+        "                           change.\n"
         "  --checkpoint-every N     also write MODEL.h5 every N epochs [0: only at the end]\n"
         "  SIGINT/SIGTERM           finish the current epoch, write MODEL.h5, exit 130/143;\n"
         "                           a second signal exits at once without writing\n"
@@ -64,11 +69,16 @@ typedef struct {
     kd_rbm_file file;
 } checkpoint_ctx;
 
+/* Rank 0 writes (over MPI every process holds the same model); all agree. */
 static int write_model(void *user)
 {
     checkpoint_ctx *c = user;
-    kd_status st = kd_rbm_file_write(c->output, &c->file);
-    return st == KD_OK ? CLI_OK : cli_fail_status("train-rbm", st);
+    int rc = CLI_OK;
+    if (mpicli_rank() == 0) {
+        kd_status st = kd_rbm_file_write(c->output, &c->file);
+        rc = st == KD_OK ? CLI_OK : cli_fail_status("train-rbm", st);
+    }
+    return mpicli_agree("train-rbm", rc);
 }
 
 static void print_result(const checkpoint_ctx *c)
@@ -174,7 +184,9 @@ int cmd_train_rbm(int argc, char **argv)
     size_t nown = sizeof own / sizeof own[0];
     memcpy(opts, own, sizeof own);
     memcpy(opts + nown, rbmcli_train_options, rbmcli_ntrain_options * sizeof *opts);
-    memset(&opts[nown + rbmcli_ntrain_options], 0, sizeof *opts);
+    memcpy(opts + nown + rbmcli_ntrain_options, rbmcli_reduction_options,
+           sizeof rbmcli_reduction_options);
+    memset(&opts[nown + rbmcli_ntrain_options + 2], 0, sizeof *opts);
 
     rbmcli_raw raw;
     memset(&raw, 0, sizeof raw);
@@ -182,6 +194,8 @@ int cmd_train_rbm(int argc, char **argv)
     const char *given_model[8] = {0}; /* options refused with --resume */
     int ngiven = 0, resume = 0;
     long hidden = 0, v;
+    rbmcli_reduction reduction;
+    rbmcli_reduction_init(&reduction);
     uint64_t seed = 1, checkpoint_every = 0;
     kd_units vis = KD_UNITS_SPIN, hid = KD_UNITS_SPIN;
     int c, rc;
@@ -193,6 +207,12 @@ int cmd_train_rbm(int argc, char **argv)
         rc = CLI_OK;
         if (rbmcli_raw_store(&raw, c, optarg))
             continue;
+        int red = rbmcli_reduction_option(cmd, c, optarg, &reduction);
+        if (red != CLI_CONTINUE) {
+            if (red != CLI_OK)
+                return red;
+            continue;
+        }
         switch (c) {
         case O_HIDDEN:
             rc = cli_parse_long(cmd, "--hidden", optarg, 1, 1L << 30, &hidden);
@@ -273,7 +293,8 @@ int cmd_train_rbm(int argc, char **argv)
             (rc = rbmcli_check_temps(cmd, "--exclude", exclude)) != CLI_OK)
             return rc;
     }
-    if (cli_check_writable(cmd, output) != CLI_OK)
+    rc = mpicli_rank() == 0 ? cli_check_writable(cmd, output) : CLI_OK;
+    if (mpicli_agree(cmd, rc) != CLI_OK)
         return CLI_FAILURE;
 
     checkpoint_ctx ctx;
@@ -286,8 +307,11 @@ int cmd_train_rbm(int argc, char **argv)
     kd_rbm_train_options topt;
     kd_status st;
     if (resume) {
-        if ((st = kd_rbm_file_read(output, &old)) != KD_OK)
-            return cli_fail_status(cmd, st);
+        st = kd_rbm_file_read(output, &old);
+        if (mpicli_agree(cmd, st == KD_OK ? CLI_OK : cli_fail_status(cmd, st)) != CLI_OK) {
+            kd_rbm_file_free(old);
+            return CLI_FAILURE;
+        }
         rec = old->model;
         if (!rec->trained) {
             kd_rbm_file_free(old);
@@ -301,7 +325,7 @@ int cmd_train_rbm(int argc, char **argv)
         if (rc == CLI_OK)
             rc = rbmcli_check_lattice(cmd, data_path, &data.d->lattice, output,
                                       &old->source.lattice);
-        if (rc != CLI_OK) {
+        if ((rc = mpicli_agree(cmd, rc)) != CLI_OK) {
             rbmcli_data_free(&data);
             kd_rbm_file_free(old);
             return rc;
@@ -337,8 +361,11 @@ int cmd_train_rbm(int argc, char **argv)
         snprintf(ctx.file.source.data, sizeof ctx.file.source.data, "%s", data_path);
         rbmcli_append_command(ctx.file.source.command, sizeof ctx.file.source.command, cmdline);
     } else {
-        if ((rc = rbmcli_data_load(cmd, data_path, temps, exclude, &data)) != CLI_OK)
+        rc = rbmcli_data_load(cmd, data_path, temps, exclude, &data);
+        if ((rc = mpicli_agree(cmd, rc)) != CLI_OK) {
+            rbmcli_data_free(&data);
             return rc;
+        }
         size_t N = kd_lattice_size(&data.d->lattice);
         kd_rbm *rbm = NULL;
         if (N > (size_t)1 << 30) {
@@ -367,6 +394,7 @@ int cmd_train_rbm(int argc, char **argv)
     ctx.file.model = rec;
     topt.progress = rbmcli_epoch_progress;
     topt.progress_user = NULL;
+    rbmcli_reduction_apply(&reduction, &topt, rec); /* several processes, docs/cluster.md */
 
     kd_rbm_trainer *t = NULL;
     kd_rbm_data view = rbmcli_data_view(&data);

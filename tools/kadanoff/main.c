@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mpi_cli.h"
 
 static const cli_command commands[] = {
     {"sample", "Monte Carlo Ising configurations into a labelled HDF5 dataset", cmd_sample},
@@ -68,11 +69,16 @@ int main(int argc, char **argv)
     }
     const cli_command *c = cli_find_command(name);
     if (c) {
-        /* A file-size limit (ulimit -f) must make write() fail with EFBIG, reported
-         * as an I/O error with the previous file intact, not kill the process. */
-        signal(SIGXFSZ, SIG_IGN);
-        cli_setup_logging();
-        return c->run(argc - 1, argv + 1);
+        int rc = mpicli_init(&argc, &argv, name); /* no-op unless built with MPI */
+        if (rc == CLI_OK) {
+            /* A file-size limit (ulimit -f) must make write() fail with EFBIG, reported
+             * as an I/O error with the previous file intact, not kill the process.
+             * Set after MPI_Init, so an MPI library's own handlers cannot undo it. */
+            signal(SIGXFSZ, SIG_IGN);
+            cli_setup_logging();
+            rc = c->run(argc - 1, argv + 1);
+        }
+        return mpicli_finalize(rc);
     }
     fprintf(stderr, "kadanoff: unknown command '%s'\n", name);
     fprintf(stderr, "Try 'kadanoff --help' for the list of commands.\n");

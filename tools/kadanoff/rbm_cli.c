@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mpi_cli.h"
 #include "rbm_cli.h"
 
 /* ---- training hyperparameter options ---------------------------------------- */
@@ -291,6 +292,59 @@ void rbmcli_train_help(FILE *f, int per_layer)
         per_layer ? "; each option takes one value for all layers\n"
                     "or a comma list with one per layer, e.g. --epochs 50,30,30"
                   : "");
+}
+
+/* ---- several processes ----------------------------------------------------------- */
+
+const struct option rbmcli_reduction_options[2] = {
+    {"reduction", required_argument, 0, RBMCLI_O_REDUCTION},
+    {"reduction-block", required_argument, 0, RBMCLI_O_REDUCTION_BLOCK},
+};
+
+void rbmcli_reduction_init(rbmcli_reduction *r)
+{
+    memset(r, 0, sizeof *r);
+    r->block = 16;
+}
+
+int rbmcli_reduction_option(const char *cmd, int c, const char *arg, rbmcli_reduction *r)
+{
+    if (c == RBMCLI_O_REDUCTION_BLOCK)
+        return cli_parse_long(cmd, "--reduction-block", arg, 1, 1L << 24, &r->block);
+    if (c != RBMCLI_O_REDUCTION)
+        return CLI_CONTINUE;
+    if (strcmp(arg, "fast") && strcmp(arg, "deterministic"))
+        return cli_usage_error(cmd, "--reduction '%s': expected fast or deterministic", arg);
+    r->deterministic = !strcmp(arg, "deterministic");
+    return CLI_OK;
+}
+
+void rbmcli_reduction_help(FILE *f)
+{
+    fprintf(f,
+        "Several processes (an MPI build run by mpirun/srun, docs/cluster.md):\n"
+        "  --reduction fast|deterministic\n"
+        "                           how the minibatch gradient is summed over the\n"
+        "                           processes, each of which takes a part of every\n"
+        "                           minibatch. fast [default]: one MPI_Allreduce, equal to\n"
+        "                           one process up to rounding (bit-identical on one).\n"
+        "                           deterministic: blocks of --reduction-block rows are\n"
+        "                           summed in a fixed order: bit-identical for any number\n"
+        "                           of processes, also in a build without MPI\n"
+        "  --reduction-block N      rows per block of the deterministic mode [16]\n");
+}
+
+void rbmcli_reduction_apply(rbmcli_reduction *r, kd_rbm_train_options *topt, kd_rbm_record *rec)
+{
+    memset(&r->split, 0, sizeof r->split);
+    mpicli_rbm_split(&r->split);
+    r->split.block = r->deterministic ? (size_t)r->block : 0;
+    if (r->split.size > 1 || r->split.block)
+        topt->split = &r->split;
+    if (r->split.rank != 0) {
+        topt->monitor_every = 0;
+        rec->ais_every = 0;
+    }
 }
 
 /* ---- data ---------------------------------------------------------------------- */
@@ -665,7 +719,9 @@ int rbmcli_train(rbmcli_run *run)
         }
         if (!cli_quiet)
             print_row(&c, &s, ap);
-        if (caught) {
+        if (mpicli_any(caught)) { /* over MPI: all processes stop after the same epoch */
+            if (!caught) /* the signal reached another process */
+                caught = SIGTERM;
             if (update_record(run) != CLI_OK)
                 return RUN_FAILED;
             return RUN_INTERRUPTED;

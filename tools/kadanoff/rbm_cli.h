@@ -66,6 +66,31 @@ const char *rbmcli_raw_first_given(const rbmcli_raw *raw, const int *allowed);
  * per_layer: mention comma lists. */
 void rbmcli_train_help(FILE *f, int per_layer);
 
+/* ---- several processes (the MPI build, docs/cluster.md) ------------------------ */
+
+/* getopt_long ids and entries of --reduction fast|deterministic and
+ * --reduction-block N (train-rbm, train-dbn). */
+enum { RBMCLI_O_REDUCTION = 2000, RBMCLI_O_REDUCTION_BLOCK };
+extern const struct option rbmcli_reduction_options[2];
+
+typedef struct {
+    int deterministic;
+    long block;
+    kd_rbm_split split;
+} rbmcli_reduction;
+
+/* Defaults: fast, blocks of 16 rows. */
+void rbmcli_reduction_init(rbmcli_reduction *r);
+/* Handle option id c if it is one of the two: CLI_OK or CLI_USAGE (printed);
+ * CLI_CONTINUE if c is another option. */
+int rbmcli_reduction_option(const char *cmd, int c, const char *arg, rbmcli_reduction *r);
+/* Help text of the two options. */
+void rbmcli_reduction_help(FILE *f);
+/* Set topt->split for several processes (or the deterministic reduction on
+ * one); on ranks other than 0, which print nothing, switch off the monitors
+ * and rec's AIS estimates. r must outlive the trainer. */
+void rbmcli_reduction_apply(rbmcli_reduction *r, kd_rbm_train_options *topt, kd_rbm_record *rec);
+
 /* ---- data ---------------------------------------------------------------------- */
 
 /* A dataset with the rows chosen by --temps / --exclude. */

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# MPI runs of the CLI (issue 8, docs/cluster.md): `sample` gives the same arrays
+# for P = 1, 2, 3 processes as a single process; `train-rbm` is bit-identical
+# for any P in --reduction deterministic mode and within rounding in fast mode;
+# checkpoints resume with another P; failures stop the whole job with one
+# message from rank 0, exit 1 and no output file.
+# Skipped (exit 77, ctest SKIP_RETURN_CODE) unless the CLI was built with
+# -DKADANOFF_MPI=ON (tests/CMakeLists.txt sets KADANOFF_MPI and MPIEXEC).
+set -u
+K=${1:?usage: cli_mpi.sh path/to/kadanoff}
+if [ "${KADANOFF_MPI:-0}" != 1 ]; then
+  echo "SKIP: kadanoff was built without MPI (configure with -DKADANOFF_MPI=ON, see docs/cluster.md)"
+  exit 77
+fi
+MPIEXEC=${MPIEXEC:-mpirun}
+MR=("$MPIEXEC" --oversubscribe)
+[ "$(id -u)" = 0 ] && MR+=(--allow-run-as-root)
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass+1)); }
+bad() { fail=$((fail+1)); echo "FAIL: $*"; }
+# same NAME A.h5 B.h5 ARRAY...: the exported arrays are byte-identical
+same() {
+  local name=$1 a=$2 b=$3; shift 3
+  rm -rf "$T/xa" "$T/xb"
+  if ! "$K" export "$a" --npy "$T/xa" -q 2>/dev/null || ! "$K" export "$b" --npy "$T/xb" -q 2>/dev/null; then
+    bad "$name: export failed"; return
+  fi
+  for arr in "$@"; do
+    if cmp -s "$T/xa/$arr.npy" "$T/xb/$arr.npy"; then ok; else bad "$name: $arr differs"; fi
+  done
+}
+# run NAME P ARGS...: `mpirun -np P kadanoff ARGS...` must succeed
+run() {
+  local name=$1 np=$2; shift 2
+  if "${MR[@]}" -np "$np" "$K" "$@" >"$T/out" 2>"$T/err"; then ok
+  else bad "$name: exit $?"; sed 's/^/  | /' "$T/err" | head -5; fi
+}
+
+# ---- sample: identical arrays for any P ------------------------------------------
+S=(sample -L 8 --temps 1.5,2.27,3 -n 60 --chains 3 --seed 5 --threads 1 -q)
+"$K" "${S[@]}" -o "$T/s.h5" || bad "serial sample"
+ARR=(spins temperature energy magnetization summary correlation correlation_err)
+for P in 1 2 3; do
+  run "sample -np $P" $P "${S[@]}" -o "$T/s$P.h5"
+  same "sample -np $P vs one process" "$T/s.h5" "$T/s$P.h5" "${ARR[@]}"
+done
+# multispin: the items are temperatures (64 replicas each)
+M=(sample -L 8 --temps 2,2.5,3 -n 128 --chains 64 --algorithm multispin --seed 5 --threads 1 -q)
+"$K" "${M[@]}" -o "$T/m.h5" || bad "serial multispin sample"
+run "multispin -np 2" 2 "${M[@]}" -o "$T/m2.h5"
+same "multispin -np 2 vs one process" "$T/m.h5" "$T/m2.h5" "${ARR[@]}"
+
+# ---- train-rbm ---------------------------------------------------------------------
+"$K" sample -L 6 --temps 2,2.5,3 -n 200 --seed 3 --threads 1 -q -o "$T/d.h5" || bad "training data"
+R=(train-rbm "$T/d.h5" --hidden 8 --epochs 3 --batch 50 --lr 0.05 --seed 2 --threads 1 -q)
+P_ARR=(W visible_bias hidden_bias state.velocity)
+"$K" "${R[@]}" -o "$T/r.h5" || bad "serial train-rbm"
+# fast mode on one process is the serial trainer, bit for bit
+run "fast -np 1" 1 "${R[@]}" -o "$T/rf1.h5"
+same "fast -np 1 vs serial" "$T/r.h5" "$T/rf1.h5" "${P_ARR[@]}"
+# deterministic mode: the same bits for P = 1, 2, 3 and in the build without MPI
+"$K" "${R[@]}" --reduction deterministic -o "$T/rd.h5" || bad "deterministic, no mpirun"
+for P in 1 2 3; do
+  run "deterministic -np $P" $P "${R[@]}" --reduction deterministic -o "$T/rd$P.h5"
+  same "deterministic -np $P vs one process" "$T/rd.h5" "$T/rd$P.h5" "${P_ARR[@]}"
+done
+# PCD + Adam, odd block size (blocks of chains, last block short)
+Q=(train-rbm "$T/d.h5" --hidden 8 --epochs 2 --batch 40 --pcd 2 --adam --lr 0.01 --seed 2 --threads 1 -q
+   --reduction deterministic --reduction-block 7)
+run "PCD deterministic -np 1" 1 "${Q[@]}" -o "$T/q1.h5"
+run "PCD deterministic -np 3" 3 "${Q[@]}" -o "$T/q3.h5"
+same "PCD deterministic -np 3 vs -np 1" "$T/q1.h5" "$T/q3.h5" "${P_ARR[@]}" state.chains state.second_moment
+# train-dbn: every layer is trained the same way; P = 1 (no mpirun) vs P = 3
+D=(train-dbn "$T/d.h5" --layers 8,4 --epochs 2 --batch 50 --lr 0.05 --seed 2 --threads 1 -q
+   --reduction deterministic)
+"$K" "${D[@]}" -o "$T/db.h5" || bad "train-dbn, no mpirun"
+run "train-dbn deterministic -np 3" 3 "${D[@]}" -o "$T/db3.h5"
+same "train-dbn deterministic -np 3 vs one process" "$T/db.h5" "$T/db3.h5" \
+  layer0.W layer0.visible_bias layer0.hidden_bias layer1.W layer1.visible_bias layer1.hidden_bias
+# train-dbn --resume with another P: layer 0 trained on 2 processes, then the
+# run extended to --layers 8,4 on 3 (layer 0 kept, layer 1 trained on its up
+# pass) equals the two-layer run of one process
+"${MR[@]}" -np 2 "$K" "${D[@]/8,4/8}" -o "$T/dr.h5" >/dev/null 2>&1 || bad "train-dbn layer 0, -np 2"
+run "train-dbn --resume -np 3" 3 "${D[@]}" --resume -o "$T/dr.h5"
+same "train-dbn resumed with another P vs one process" "$T/db.h5" "$T/dr.h5" \
+  layer0.W layer0.hidden_bias layer1.W layer1.visible_bias layer1.hidden_bias
+# a checkpoint written with P = 2 resumes with P = 3 exactly as an uninterrupted run
+C=(train-rbm "$T/d.h5" --hidden 8 --batch 50 --lr 0.05 --seed 2 --threads 1 -q --reduction deterministic)
+run "resume: first 2 epochs, -np 2" 2 "${C[@]}" --epochs 4 --checkpoint-every 2 -o "$T/c.h5"
+cp "$T/c.h5" "$T/c-full.h5"
+"${MR[@]}" -np 2 "$K" "${C[@]}" --epochs 2 -o "$T/c.h5" >/dev/null 2>&1 || bad "resume: 2 epochs"
+run "resume: to 4 epochs, -np 3" 3 train-rbm --resume --epochs 4 --reduction deterministic --threads 1 -q -o "$T/c.h5"
+same "resumed with another P vs uninterrupted" "$T/c-full.h5" "$T/c.h5" "${P_ARR[@]}"
+# fast mode on 2 processes: the partial gradients are added in another order,
+# so the parameters differ by rounding only. Bound: every update adds B = 50
+# float products per weight, each sum rounded with relative error ≲ 50·2^-24;
+# a weight is a sum of 36 updates of size ≲ lr·1 = 0.05, so |ΔW| ≲ 36·0.05·50·6e-8
+# ≈ 5e-6 (measured 2.5e-7). A Gibbs draw whose uniform lands within that rounding
+# of its threshold would make the runs different samples of the training
+# (ΔW ~ lr/B = 1e-3): with these fixed seeds it does not happen, and the check
+# would catch a real error (a missing or doubled part is ΔW ~ 0.1).
+run "fast -np 2" 2 "${R[@]}" -o "$T/rf2.h5"
+# close NAME A.h5 B.h5 BOUND: W and the biases of A and B differ by less than BOUND
+close() {
+  rm -rf "$T/xa" "$T/xb"
+  "$K" export "$2" --npy "$T/xa" -q 2>/dev/null; "$K" export "$3" --npy "$T/xb" -q 2>/dev/null
+  if /usr/bin/python3 - "$T/xa" "$T/xb" "$1" "$4" <<'EOF'
+import sys, numpy as np
+a, b, name, bound = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+worst = max(float(np.abs(np.load(f"{a}/{x}.npy").astype(np.float64) - np.load(f"{b}/{x}.npy")).max())
+            for x in ("W", "visible_bias", "hidden_bias"))
+print(f"{name}: max |difference| from one process {worst:.3g}")
+sys.exit(0 if worst < bound else 1)
+EOF
+  then ok; else bad "$1 differs from one process by more than $4"; fi
+}
+# Minibatches of B >= 64 rows: one process runs the CD chains over slices of
+# the minibatch (src/rbm/cd_sliced.c), each MPI part (a part of a minibatch)
+# the plain loops of src/rbm/cd.c. 1 epoch of 4 updates of B = 150 rows: the
+# bound above gives 4·0.05·150·6e-8 ≈ 1.8e-6 (measured 3.7e-8); a
+# part scaled by its own rows instead of the minibatch's doubles its gradient
+# (measured |ΔW| ≈ 0.05 with B = 1000).
+L=(train-rbm "$T/d.h5" --hidden 16 --epochs 1 --batch 150 --lr 0.05 --seed 2 --threads 2 -q)
+if /usr/bin/python3 -c "import numpy" 2>/dev/null; then
+  close "fast -np 2" "$T/r.h5" "$T/rf2.h5" 5e-6
+  "$K" "${L[@]}" -o "$T/l.h5" || bad "serial train-rbm, B = 150"
+  run "fast -np 2, B = 150" 2 "${L[@]}" -o "$T/l2.h5"
+  close "fast -np 2, B = 150" "$T/l.h5" "$T/l2.h5" 1.8e-6
+else
+  echo "note: no numpy for /usr/bin/python3: fast-mode tolerance not checked"
+fi
+
+# ---- failures ----------------------------------------------------------------------
+# rank 1 cannot open its input (an MPMD launch gives it another path): rank 0
+# names the rank and the file, every process exits 1, no model is written
+"${MR[@]}" -np 1 "$K" train-rbm "$T/d.h5" --hidden 4 --epochs 1 -q -o "$T/f.h5" : \
+  -np 1 "$K" train-rbm "$T/missing.h5" --hidden 4 --epochs 1 -q -o "$T/f.h5" >"$T/out" 2>"$T/err"
+st=$?
+if [ $st = 1 ] && grep -q "MPI rank 1: .*missing.h5: cannot open" "$T/err" && [ ! -e "$T/f.h5" ]; then ok
+else bad "rank 1 without input: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
+# the output cannot be written: refused before sampling, by rank 0, for all
+"${MR[@]}" -np 2 "$K" sample -L 4 --temps 1 -n 5 -q -o "$T/nodir/x.h5" >"$T/out" 2>"$T/err"
+st=$?
+if [ $st = 1 ] && grep -q "cannot write '$T/nodir/x.h5'" "$T/err" && [ "$(grep -c "cannot write" "$T/err")" = 1 ]; then ok
+else bad "unwritable output: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
+# a rank dies (SIGKILL after 2 s) in a long training: the job stops, nothing is written
+"${MR[@]}" -np 1 "$K" train-rbm "$T/d.h5" --hidden 16 --epochs 100000 --monitor-every 0 --threads 1 -q -o "$T/k.h5" : \
+  -np 1 timeout -s KILL 2 "$K" train-rbm "$T/d.h5" --hidden 16 --epochs 100000 --monitor-every 0 --threads 1 -q -o "$T/k.h5" \
+  >"$T/out" 2>"$T/err"
+st=$?
+if [ $st != 0 ] && [ ! -e "$T/k.h5" ]; then ok; else bad "dead rank: status $st, k.h5 $(ls "$T"/k.h5* 2>&1)"; fi
+# sample keeps no checkpoint over several processes: --resume is a usage error
+"${MR[@]}" -np 2 "$K" "${S[@]}" --resume -o "$T/s2.h5" >"$T/out" 2>"$T/err"
+st=$?
+if [ $st = 2 ] && grep -q "resume runs on one process" "$T/err"; then ok
+else bad "sample --resume on 2 processes: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
+# a command that does not split its work refuses to run on several processes
+"${MR[@]}" -np 2 "$K" info "$T/d.h5" >"$T/out" 2>"$T/err"
+st=$?
+if [ $st = 2 ] && grep -q "this command runs on one" "$T/err"; then ok; else bad "info on 2 processes: status $st"; fi
+ls "$T"/*.tmp.* >/dev/null 2>&1 && bad "temporary files left: $(ls "$T"/*.tmp.*)" || ok
+
+echo "$pass passed, $fail failed"
+[ $fail = 0 ]
