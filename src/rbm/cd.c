@@ -108,7 +108,7 @@ void kd_cd_gradient_part(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t C, s
         }
     }
 
-gradient:
+gradient:; /* a label needs a statement before the declarations (C11) */
     /* gradient: G_W = [v0; vn]ᵀ [h0/B; -hn/C], one product over B + C rows */
     float *gw = w->grad, *ga = gw + snv * snh, *gb = ga + snv;
     kd_sgemm(CblasTrans, CblasNoTrans, nv, nh, b + c, 1.0f, w->v, nv, w->h, nh, 0.0f, gw, nh);
