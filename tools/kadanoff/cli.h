@@ -79,6 +79,11 @@ int cli_interrupt_status(void);
 /* Report the interruption; returns 130 (SIGINT) or 143 (SIGTERM). */
 int cli_interrupt_exit(const char *cmd);
 
+/* FNV-1a hash of n bytes, continuing from h (start with CLI_HASH_INIT): a
+ * fingerprint of the inputs a checkpoint was made from. */
+#define CLI_HASH_INIT UINT64_C(0xcbf29ce484222325)
+uint64_t cli_hash(uint64_t h, const void *data, size_t n);
+
 /* The command line as one string, for provenance attributes. */
 void cli_join_args(int argc, char **argv, char *buf, size_t size);
 

@@ -112,15 +112,12 @@ static int start_from_dataset(const char *cmd, const char *spec, const kd_lattic
 
 /* The options that determine the bits of a flow besides those the library
  * checks on resume (mode, steps, chains, seed, kept steps): the model, by
- * path and by a hash (FNV-1a) of its parameters, and the start. */
+ * path and by a hash of its parameters, and the start. */
 static void flow_fingerprint(const char *rbm_path, const kd_rbm *rbm, const char *start,
                              int keep_every, char *buf, size_t size)
 {
-    const unsigned char *b = (const unsigned char *)kd_rbm_params(rbm);
-    const size_t n = kd_rbm_nparams(rbm) * sizeof(float);
-    uint64_t hash = UINT64_C(0xcbf29ce484222325);
-    for (size_t i = 0; i < n; i++)
-        hash = (hash ^ b[i]) * UINT64_C(0x100000001b3);
+    uint64_t hash = cli_hash(CLI_HASH_INIT, kd_rbm_params(rbm),
+                             kd_rbm_nparams(rbm) * sizeof(float));
     snprintf(buf, size, "kadanoff flow checkpoint v1: rbm=%s rbm_hash=%016llx units=%s/%s "
              "start=%s keep_every=%d", rbm_path, (unsigned long long)hash,
              kd_units_name(kd_rbm_visible_units(rbm)), kd_units_name(kd_rbm_hidden_units(rbm)),
