@@ -70,7 +70,8 @@ void cli_progress_end(void);
 int cli_check_writable(const char *cmd, const char *path);
 
 /* SIGINT/SIGTERM: the first one sets a flag that cli_progress returns, so the
- * library stops at the next step and nothing is written; a second one exits. */
+ * library stops at the end of its current unit (the command then saves a
+ * checkpoint, or writes nothing); a second one exits at once. */
 void cli_install_interrupt_handler(void);
 int cli_interrupted(void);
 /* "SIGINT" or "SIGTERM", and the matching exit status 130 or 143. */
