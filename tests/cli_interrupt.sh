@@ -14,6 +14,9 @@
 # the CLI) makes the write fail with a clear error and the old file intact.
 # Where the kill lands depends on the machine's speed, but every check holds
 # at any kill point, so the verdict does not.
+# A SIGINT before the CLI installs its handler is ignored (bash starts the
+# background jobs of a script with SIGINT ignored): such a run finishes and is
+# counted as "finished first".
 set -u
 K=${1:?usage: cli_interrupt.sh path/to/kadanoff}
 T=$(mktemp -d)
@@ -91,7 +94,7 @@ interrupt_resume() {
       for round in 1 2 3 4 5 6; do
         if [ ! -e "$out.ckpt" ]; then
           "$@" -o "$out" 2>"$T/err"; rc=$?; break; fi
-        run_killed $sig 0.4 "$@" --resume -o "$out"
+        run_killed $sig ${resume_delay:-0.4} "$@" --resume -o "$out"
         [ $rc = 0 ] && break
         check_status "$name, resume $round" $sig
         cmp -s "$old" "$out" && ok || bad "$name, resume $round: the previous output changed"
@@ -104,10 +107,10 @@ interrupt_resume() {
   name="$name0 SIGKILL during --resume"
   cp "$old" "$out"
   rm -f "$out.ckpt"
-  run_killed INT 0.5 "$@" -o "$out"
+  run_killed TERM ${resume_delay:-0.4} "$@" -o "$out"
   if [ -e "$out.ckpt" ]; then
     cp "$out.ckpt" "$T/ckpt.copy"
-    run_killed KILL 0.2 "$@" --resume -o "$out"
+    run_killed KILL ${resume_delay:-0.4} "$@" --resume -o "$out"
     if [ $rc != 0 ]; then
       cmp -s "$T/ckpt.copy" "$out.ckpt" && ok || bad "$name: the checkpoint changed"
       cmp -s "$old" "$out" && ok || bad "$name: the previous output changed"
@@ -125,12 +128,29 @@ signals() {
   n_done=0 n_early=0 n_saved=0 n_nothing=0 n_killed=0
 }
 
+# delays WALL: signal delays for a command taking WALL seconds uninterrupted:
+# start-up, 30% and 60% of the run (in $delays), resumes killed after 30%
+# (in $resume_delay); the machine's speed then changes little where they land.
+delays() {
+  delays="0.05 $(awk -v t="$1" 'BEGIN { print 0.3 * t, 0.6 * t }')"
+  resume_delay=$(awk -v t="$1" 'BEGIN { print 0.3 * t }')
+}
+# wall CMD...: run CMD, its wall time in seconds in $wall
+wall() {
+  local t0=$(date +%s.%N)
+  "$@"
+  local st=$?
+  wall=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+  return $st
+}
+
 # ---- sample ----------------------------------------------------------------------
 S=(sample -L 16 --temps 1.5:3:0.3 -n 1500 --algorithm metropolis --burn-in 300 --interval 2
    --seed 3 --threads 2 -q)
-"$K" "${S[@]}" -o "$T/ref.h5" || bad "sample: uninterrupted run"
+wall "$K" "${S[@]}" -o "$T/ref.h5" || bad "sample: uninterrupted run"
+delays $wall
 "$K" sample -L 4 --temps 2 -n 10 --seed 9 -q -o "$T/old.h5" || bad "sample: old file"
-interrupt_resume sample "0.05 0.3 0.6" "$T/old.h5" "$T/ref.h5" "$T/out.h5" "$K" "${S[@]}"
+interrupt_resume sample "$delays" "$T/old.h5" "$T/ref.h5" "$T/out.h5" "$K" "${S[@]}"
 # a resume with other parameters is refused, naming the difference
 cp "$T/old.h5" "$T/out.h5"
 run_killed INT 0.6 "$K" "${S[@]}" -o "$T/out.h5"
@@ -146,10 +166,11 @@ signals sample
 # ---- train-dbn -------------------------------------------------------------------
 "$K" sample -L 8 --temps 2,2.5,3 -n 1000 --seed 1 --threads 2 -q -o "$T/d.h5" || bad "data"
 D=(train-dbn "$T/d.h5" --layers 32,16,8 --epochs 4 --batch 50 --lr 0.05 --seed 5 --threads 2 -q)
-"$K" "${D[@]}" -o "$T/dref.h5" || bad "train-dbn: uninterrupted run"
+wall "$K" "${D[@]}" -o "$T/dref.h5" || bad "train-dbn: uninterrupted run"
+delays $wall
 "$K" "${D[@]}" --epochs 1 -o "$T/dold.h5" || bad "train-dbn: old file"
 for sig in INT TERM KILL; do
-  for delay in 0.05 0.4 0.8; do
+  for delay in $delays; do
     name="train-dbn $sig after ${delay}s"
     cp "$T/dold.h5" "$T/dout.h5"
     run_killed $sig $delay "$K" "${D[@]}" -o "$T/dout.h5"
@@ -166,7 +187,7 @@ for sig in INT TERM KILL; do
     if [ $sig = KILL ]; then # killed after the final rename: the complete result
       same_arrays "$name (killed after the write)" "$T/dref.h5" "$T/dout.h5"; continue; fi
     for round in 1 2 3 4 5 6; do
-      run_killed $sig 0.4 "$K" "${D[@]}" --resume -o "$T/dout.h5"
+      run_killed $sig $resume_delay "$K" "${D[@]}" --resume -o "$T/dout.h5"
       [ $rc = 0 ] && break
       check_status "$name, resume $round" $sig
     done
@@ -184,17 +205,18 @@ signals train-dbn
 # mean-field flow whose state is real-valued (resumed from the exact floats).
 "$K" train-rbm "$T/d.h5" --hidden 16 --epochs 2 --seed 2 -q -o "$T/rbm.h5" || bad "flow: RBM"
 F=(flow --rbm "$T/rbm.h5" --steps 150 --chains 500 --keep-every 7 --seed 4 --threads 2 -q)
-"$K" "${F[@]}" -o "$T/fref.h5" || bad "flow: uninterrupted run"
+wall "$K" "${F[@]}" -o "$T/fref.h5" || bad "flow: uninterrupted run"
+delays $wall
 "$K" "${F[@]}" --steps 2 -o "$T/fold.h5" || bad "flow: old file"
-interrupt_resume flow "0.05 0.4 0.8" "$T/fold.h5" "$T/fref.h5" "$T/fout.h5" "$K" "${F[@]}"
+interrupt_resume flow "$delays" "$T/fold.h5" "$T/fref.h5" "$T/fout.h5" "$K" "${F[@]}"
 "$K" "${F[@]}" --mean-field --threads 1 -o "$T/mref.h5" || bad "flow: mean-field run"
 cp "$T/fold.h5" "$T/mout.h5"
-run_killed TERM 0.4 "$K" "${F[@]}" --mean-field -o "$T/mout.h5"
-check_status "flow --mean-field TERM after 0.4s" TERM
+run_killed TERM $resume_delay "$K" "${F[@]}" --mean-field -o "$T/mout.h5"
+check_status "flow --mean-field TERM after ${resume_delay}s" TERM
 [ $rc = 0 ] || "$K" "${F[@]}" --mean-field --resume -o "$T/mout.h5" 2>"$T/err" || bad "flow --mean-field: resume"
 same_arrays "flow --mean-field, resumed" "$T/mref.h5" "$T/mout.h5"
 # a resume with other parameters is refused, naming the difference
-run_killed INT 0.5 "$K" "${F[@]}" -o "$T/fout.h5"
+run_killed TERM $resume_delay "$K" "${F[@]}" -o "$T/fout.h5"
 if [ -e "$T/fout.h5.ckpt" ]; then
   "$K" "${F[@]}" --seed 5 --resume -o "$T/fout.h5" 2>"$T/err"; rc=$?
   [ $rc = 1 ] && grep -q "seed 5" "$T/err" && ok || bad "flow: resume with another seed (status $rc)"
@@ -208,14 +230,15 @@ signals flow
 
 # ---- train-thermometer -------------------------------------------------------------
 # 5 temperatures x 1200 configurations of 12x12, Adam with both augmentations,
-# 25 epochs (~1.5 s).
+# 40 epochs (~1 s).
 "$K" sample -L 12 --temps 1.5:3.5:0.5 -n 1200 --seed 1 --threads 2 -q -o "$T/td.h5" || bad "thermometer data"
-TH=(train-thermometer "$T/td.h5" --hidden 64 --epochs 25 --patience 3 --adam --lr 0.003
+TH=(train-thermometer "$T/td.h5" --hidden 64 --epochs 40 --patience 3 --adam --lr 0.003
     --augment-flip --augment-shift --seed 3 --threads 2 -q)
-"$K" "${TH[@]}" -o "$T/tref.h5" || bad "train-thermometer: uninterrupted run"
+wall "$K" "${TH[@]}" -o "$T/tref.h5" || bad "train-thermometer: uninterrupted run"
+delays $wall
 "$K" "${TH[@]}" --epochs 1 -o "$T/told.h5" || bad "train-thermometer: old file"
-interrupt_resume train-thermometer "0.05 0.5 1" "$T/told.h5" "$T/tref.h5" "$T/tout.h5" "$K" "${TH[@]}"
-run_killed INT 0.5 "$K" "${TH[@]}" -o "$T/tout.h5"
+interrupt_resume train-thermometer "$delays" "$T/told.h5" "$T/tref.h5" "$T/tout.h5" "$K" "${TH[@]}"
+run_killed TERM $resume_delay "$K" "${TH[@]}" -o "$T/tout.h5"
 if [ -e "$T/tout.h5.ckpt" ]; then
   "$K" "${TH[@]}" --seed 4 --resume -o "$T/tout.h5" 2>"$T/err"; rc=$?
   [ $rc = 1 ] && grep -q "another seed" "$T/err" && ok || bad "train-thermometer: resume with another seed (status $rc)"
