@@ -201,6 +201,131 @@ static void test_file_round_trip(void)
     kd_rbm_free(rbm);
 }
 
+/* Progress callback stopping the flow after step *(int *)user. */
+static int stop_at(double fraction, const char *label, void *user)
+{
+    (void)label;
+    int *left = user;
+    (void)fraction;
+    return --*left == 0;
+}
+
+static int same_flow(const kd_flow *a, const kd_flow *b)
+{
+    const size_t C = a->chains, N = kd_lattice_size(&a->lattice), rows = (size_t)a->steps + 1;
+    const size_t nk = (size_t)a->nkept * C * N;
+    return a->steps == b->steps && a->steps_done == b->steps_done && a->nkept == b->nkept &&
+           !b->state && !memcmp(a->kept_steps, b->kept_steps, (size_t)a->nkept * sizeof(int)) &&
+           !memcmp(a->energy, b->energy, rows * C * sizeof(double)) &&
+           !memcmp(a->magnetization, b->magnetization, rows * C * sizeof(double)) &&
+           !memcmp(a->correlation, b->correlation, rows * (size_t)a->nr * sizeof(double)) &&
+           !memcmp(a->correlation_err, b->correlation_err, rows * (size_t)a->nr * sizeof(double)) &&
+           (a->spins ? !memcmp(a->spins, b->spins, nk)
+                     : !memcmp(a->values, b->values, nk * sizeof(float)));
+}
+
+/* Interrupt and resume: a flow stopped after step 3, saved as a checkpoint
+ * file, read back, continued (on another thread count), stopped again after
+ * 4 more steps, and continued to the end equals the uninterrupted flow bit for
+ * bit; a resume with another seed or --keep-every is refused. */
+static void test_interrupt_resume(void)
+{
+    const int L = 4, nv = 16;
+    kd_lattice lat = {KD_LATTICE_SQUARE, L, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
+    char dir[] = "/tmp/kd_flow_XXXXXX", path[64];
+    if (!kd_test(mkdtemp(dir) != NULL, "temporary directory"))
+        return;
+    snprintf(path, sizeof path, "%s/f.h5.ckpt", dir);
+    const size_t chains = 50;
+    int8_t *start = malloc(chains * nv);
+    kd_rng r;
+    kd_rng_init(&r, 4, 5);
+    for (size_t i = 0; i < chains * nv; i++)
+        start[i] = kd_rng_spin(&r);
+    for (int mode = 0; mode < 2; mode++) {
+        /* binary visible units for sampling (state 0/1), spin units for mean field */
+        kd_rbm *rbm = make_rbm(mode ? KD_UNITS_SPIN : KD_UNITS_BINARY, KD_UNITS_SPIN, nv, 7,
+                               0.5, 11);
+        kd_flow_options opt;
+        kd_flow_options_init(&opt);
+        opt.steps = 12;
+        opt.keep_every = 5;
+        opt.seed = 21;
+        opt.mode = (kd_flow_mode)mode;
+        const char *name = kd_flow_mode_name(opt.mode);
+        kd_flow *ref = NULL, *f = NULL, *part = NULL, *ck = NULL, *bad = NULL;
+        kd_set_threads(1);
+        kd_flow_run(rbm, &lat, start, chains, &opt, &ref);
+
+        int left = 3;
+        opt.progress = stop_at;
+        opt.progress_user = &left;
+        opt.partial = &part;
+        kd_status st = kd_flow_run(rbm, &lat, start, chains, &opt, &f);
+        kd_test(st == KD_ERR_CANCELLED && !f && part && part->steps_done == 3 && part->state &&
+                    part->nkept == 1,
+                "%s: stopped after step 3, the partial flow holds steps 0..3 and v_3", name);
+        if (!part)
+            continue;
+        st = kd_flow_write(path, part);
+        kd_test(st == KD_OK && kd_flow_read(path, &bad) == KD_ERR_FORMAT && !bad &&
+                    strstr(kd_last_error(), "interrupted"),
+                "%s: a checkpoint is not read as a flow: %s", name, kd_last_error());
+        st = kd_flow_read_checkpoint(path, &ck);
+        kd_test(st == KD_OK && ck->steps_done == 3 &&
+                    !memcmp(ck->state, part->state, chains * nv * sizeof(float)),
+                "%s: checkpoint file keeps the state exactly: %s", name,
+                st ? kd_last_error() : "ok");
+        kd_flow_free(part);
+        part = NULL;
+        if (st != KD_OK)
+            continue;
+
+        /* continue on 2 threads, stop again after 4 more steps (step 7) */
+        kd_set_threads(2);
+        left = 4;
+        opt.resume = ck;
+        st = kd_flow_run(rbm, &lat, NULL, chains, &opt, &f);
+        kd_test(st == KD_ERR_CANCELLED && part && part->steps_done == 7 && part->nkept == 2,
+                "%s: resumed flow stopped again after step 7", name);
+        kd_flow_free(ck);
+        ck = part;
+        part = NULL;
+        left = 1000;
+        opt.resume = ck;
+        st = kd_flow_run(rbm, &lat, NULL, chains, &opt, &f);
+        kd_test(st == KD_OK && f && ref && same_flow(ref, f),
+                "%s: interrupted twice and resumed = uninterrupted, bit for bit", name);
+        kd_flow_free(f);
+        f = NULL;
+
+        opt.seed = 22;
+        kd_test(kd_flow_run(rbm, &lat, NULL, chains, &opt, &f) == KD_ERR_INVALID && !f &&
+                    strstr(kd_last_error(), "seed 22"),
+                "%s: resume with another seed refused: %s", name, kd_last_error());
+        opt.seed = 21;
+        opt.keep_every = 2;
+        kd_test(kd_flow_run(rbm, &lat, NULL, chains, &opt, &f) == KD_ERR_INVALID && !f,
+                "%s: resume with other kept steps refused: %s", name, kd_last_error());
+        opt.keep_every = 5;
+
+        /* a stop requested after the last step finishes the flow instead */
+        opt.resume = NULL;
+        left = 12;
+        st = kd_flow_run(rbm, &lat, start, chains, &opt, &f);
+        kd_test(st == KD_OK && !part && f && same_flow(ref, f),
+                "%s: a stop after the last step completes the flow", name);
+        kd_flow_free(f);
+        kd_flow_free(ck);
+        kd_flow_free(ref);
+        kd_rbm_free(rbm);
+        remove(path);
+    }
+    kd_set_threads(1);
+    free(start);
+    rmdir(dir);
+}
+
 static void test_bad_input(void)
 {
     kd_lattice lat = {KD_LATTICE_SQUARE, 4, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
@@ -231,6 +356,7 @@ int main(void)
     test_stationary_distribution(KD_UNITS_SPIN, KD_UNITS_BINARY);
     test_threads_and_mean_field();
     test_file_round_trip();
+    test_interrupt_resume();
     test_bad_input();
     return kd_test_done();
 }

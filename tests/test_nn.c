@@ -656,6 +656,128 @@ static void expect_reject(const char *path, const char *phrase1, const char *phr
             "%s rejected (status %s): %s", what, kd_strerror(st), msg);
 }
 
+/* Progress callback stopping training after *(int *)user more epochs. */
+static int stop_after(double fraction, const char *label, void *user)
+{
+    (void)fraction;
+    (void)label;
+    int *left = user;
+    return --*left == 0;
+}
+
+static int same_history(const kd_thermometer_info *a, const kd_thermometer_info *b)
+{
+    int same = a->epochs_done == b->epochs_done;
+    for (int e = 0; same && e < a->epochs_done; e++)
+        same = a->history[e].epoch == b->history[e].epoch &&
+               same_double(a->history[e].train_loss, b->history[e].train_loss) &&
+               same_double(a->history[e].train_accuracy, b->history[e].train_accuracy) &&
+               same_double(a->history[e].val_loss, b->history[e].val_loss) &&
+               same_double(a->history[e].val_accuracy, b->history[e].val_accuracy);
+    return same;
+}
+
+/* Interrupt and resume (kadanoff train-thermometer --resume): a fit stopped
+ * after epoch 2, written and read back as a checkpoint, continued on another
+ * thread count, stopped again after 3 more epochs and continued to the end
+ * equals the uninterrupted fit bit for bit: weights, history, best epoch,
+ * early stop, calibration. Both optimizers (momentum: one state vector; Adam:
+ * two and the step count); the patience of 4 makes the early stop depend on
+ * the restored patience counter and best loss. */
+static void test_interrupt_resume(void)
+{
+    kd_lattice lat = {KD_LATTICE_SQUARE, 6, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
+    double temps[4] = {1.5, 2.2, 3.0, 4.0};
+    kd_sample_params sp;
+    kd_sample_params_init(&sp);
+    sp.lattice = lat;
+    sp.temps = temps;
+    sp.ntemps = 4;
+    sp.samples = 300;
+    sp.seed = 5;
+    kd_dataset *d = NULL;
+    if (!kd_test(kd_sample(&sp, &d) == KD_OK, "6x6 data at 4 temperatures: %s", kd_last_error()))
+        return;
+    const char *path = tmp_path("thermo.h5.ckpt");
+    for (int opt = 0; opt < 2; opt++) {
+        kd_thermometer_params p;
+        kd_thermometer_params_init(&p);
+        p.hidden[0] = 16;
+        p.optimizer = opt ? KD_OPTIMIZER_ADAM : KD_OPTIMIZER_MOMENTUM;
+        p.lr = 0.01; /* the reference stops early: after 24 (momentum) / 16 (Adam) epochs */
+        p.epochs = 40;
+        p.batch = 32;
+        p.patience = 4;
+        p.augment_flip = 1;
+        p.seed = 9;
+        const char *name = kd_optimizer_name(p.optimizer);
+        kd_thermometer *ref = NULL, *th = NULL, *ck = NULL;
+        kd_set_threads(1);
+        if (!kd_test(kd_thermometer_fit(&ref, d, NULL, 0, &p) == KD_OK, "%s: reference fit: %s",
+                     name, kd_last_error()))
+            continue;
+        kd_thermometer_info a, b;
+        kd_thermometer_describe(ref, &a);
+        kd_test(a.stopped_early && a.epochs_done > 5 && a.best_epoch < a.epochs_done,
+                "%s: the reference stops early (%d epochs, best %d)", name, a.epochs_done,
+                a.best_epoch);
+
+        int left = 2;
+        p.progress = stop_after;
+        p.progress_user = &left;
+        kd_status st = kd_thermometer_fit(&th, d, NULL, 0, &p);
+        kd_thermometer_describe(th, &b);
+        kd_test(st == KD_ERR_CANCELLED && th && b.interrupted && b.epochs_done == 2 &&
+                    !b.calibrated,
+                "%s: stopped after epoch 2, the thermometer holds the run's state", name);
+        st = th ? kd_thermometer_write(path, th) : KD_ERR_INVALID;
+        if (st == KD_OK)
+            st = kd_thermometer_read(path, &ck);
+        kd_thermometer_free(th);
+        if (!kd_test(st == KD_OK, "%s: checkpoint written and read: %s", name, kd_last_error()))
+            continue;
+        kd_thermometer_describe(ck, &b);
+        kd_test(b.interrupted && ck->run->step > 0 && (opt ? ck->run->v != NULL : !ck->run->v),
+                "%s: the file keeps the run's state (step %ld)", name, ck->run->step);
+
+        kd_set_threads(2);
+        left = 3;
+        st = kd_thermometer_fit_continue(ck, d, NULL, 0, &p);
+        kd_thermometer_describe(ck, &b);
+        kd_test(st == KD_ERR_CANCELLED && b.interrupted && b.epochs_done == 5,
+                "%s: the continued fit stopped again after epoch 5", name);
+        p.seed = 10;
+        st = kd_thermometer_fit_continue(ck, d, NULL, 0, &p);
+        kd_test(st == KD_ERR_INVALID && strstr(kd_last_error(), "seed"),
+                "%s: continuing with another seed refused: %s", name, kd_last_error());
+        p.seed = 9;
+        double subset[3] = {1.5, 2.2, 3.0};
+        st = kd_thermometer_fit_continue(ck, d, subset, 3, &p);
+        kd_test(st == KD_ERR_INVALID && strstr(kd_last_error(), "classes"),
+                "%s: continuing on other classes refused: %s", name, kd_last_error());
+        left = 1000;
+        st = kd_thermometer_fit_continue(ck, d, NULL, 0, &p);
+        kd_thermometer_describe(ck, &b);
+        int same = st == KD_OK && !b.interrupted && a.nparams == b.nparams &&
+                   !memcmp(ref->param, ck->param, a.nparams * sizeof(float)) &&
+                   a.best_epoch == b.best_epoch && a.stopped_early == b.stopped_early &&
+                   same_history(&a, &b) && b.calibrated;
+        for (int c = 0; same && c < a.nclasses; c++)
+            same = same_double(a.calibration[c].T_mean, b.calibration[c].T_mean) &&
+                   a.calibration[c].accuracy == b.calibration[c].accuracy;
+        kd_test(same, "%s: interrupted twice and continued = uninterrupted, bit for bit "
+                      "(%d epochs, best %d): %s", name, b.epochs_done, b.best_epoch,
+                st ? kd_last_error() : "ok");
+        kd_test(kd_thermometer_fit_continue(ck, d, NULL, 0, &p) == KD_ERR_INVALID,
+                "%s: a finished thermometer cannot be continued", name);
+        kd_thermometer_free(ck);
+        kd_thermometer_free(ref);
+        remove(path);
+    }
+    kd_set_threads(1);
+    kd_dataset_free(d);
+}
+
 static void test_damaged(void)
 {
     const char *good = tmp_path("model.h5"), *bad = tmp_path("bad.h5");
@@ -875,6 +997,7 @@ int main(void)
     test_separable();
     test_threads();
     test_divergence();
+    test_interrupt_resume();
     test_acceptance();
     kd_thermometer *th = trained_model();
     if (kd_test(th != NULL, "trained model for the file tests: %s", kd_last_error())) {

@@ -41,9 +41,22 @@ typedef struct {
     int keep_every;    /* keep configurations of steps 0, k, 2k, ... and the last; 1 = all */
     kd_progress_fn progress;
     void *progress_user;
+
+    /* Interrupt and resume. The draws of step n use the Philox streams
+     * (seed, 2^48 + 2n·chains + c) and (seed, 2^48 + (2n+1)·chains + c) of chain c,
+     * so steps n+1.. depend only on v_n, the seed and the shape: a flow cut
+     * after step n continues from v_n to the same bits as an uninterrupted one.
+     * partial (may be NULL): when the progress callback stops the flow after
+     * step n, *partial receives the flow so far (steps_done = n, state = v_n)
+     * instead of it being freed. resume (may be NULL): such a partial flow; the
+     * run continues it (start is then ignored and may be NULL). Its lattice,
+     * mode, steps, chains, seed and kept steps must be those of this run
+     * (KD_ERR_INVALID naming the difference otherwise). */
+    struct kd_flow **partial;
+    const struct kd_flow *resume;
 } kd_flow_options;
 
-/* Defaults: 40 steps, sampling, seed 1, keep every step. */
+/* Defaults: 40 steps, sampling, seed 1, keep every step, no partial/resume. */
 void kd_flow_options_init(kd_flow_options *opt);
 
 /* Temperature readouts of one flow step (filled by the caller from
@@ -56,10 +69,15 @@ typedef struct {
     double T_G, T_G_err;           /* G(r) matched to a reference curve */
 } kd_flow_readout;
 
-typedef struct {
+typedef struct kd_flow {
     kd_lattice lattice;   /* geometry the configurations are measured on */
     kd_flow_mode mode;
     int steps;            /* steps after the start: rows 0..steps below */
+    int steps_done;       /* = steps for a complete flow; less for the checkpoint of an
+                             interrupted one: rows 0..steps_done and the kept steps up
+                             to steps_done are filled, the rest is zero */
+    float *state;         /* interrupted flows: v_{steps_done}, chains × N in the RBM's
+                             visible units (exact, to continue from); else NULL */
     size_t chains;
     uint64_t seed;
     double *energy;        /* (steps+1) × chains: H(v_n)/N of each chain */
@@ -102,11 +120,16 @@ kd_status kd_flow_measure(kd_flow *flow, const struct kd_thermometry *t,
 #define KD_FLOW_FORMAT "kadanoff-flow"
 #define KD_FLOW_FORMAT_VERSION 1
 
-/* Write atomically (temp file + rename); never leaves a partial file. */
+/* Write atomically (temp file + rename); never leaves a partial file. An
+ * interrupted flow (steps_done < steps) is written as a checkpoint: its rows
+ * 0..steps_done, the kept steps up to steps_done, `steps_done` and `/state`. */
 kd_status kd_flow_write(const char *path, const kd_flow *flow);
 /* Read and validate (shapes consistent with steps/chains/L, spins ±1, finite
- * values, kept steps increasing within 0..steps). */
+ * values, kept steps increasing within 0..steps). kd_flow_read refuses a
+ * checkpoint (KD_ERR_FORMAT: "interrupted flow"); kd_flow_read_checkpoint
+ * reads only checkpoints. */
 kd_status kd_flow_read(const char *path, kd_flow **out);
+kd_status kd_flow_read_checkpoint(const char *path, kd_flow **out);
 
 /* Run a flow of `chains` chains from the ±1 configurations `start`
  * (chains × N, N = kd_lattice_size(lat) = the RBM's n_v). */

@@ -161,8 +161,13 @@ int kd_thermometer_class_index(const kd_thermometer *th, double T);
  * KD_ERR_NUMERIC and the weights at the end of the last complete epoch (the
  * initial weights if the first epoch failed) are restored: the model stays
  * finite and usable. A progress callback returning nonzero stops with
- * KD_ERR_CANCELLED, keeping the best weights so far. Calling train again
- * continues from the current weights with fresh optimizer state. */
+ * KD_ERR_CANCELLED, keeping the best weights so far, and the thermometer holds
+ * the state of the interrupted run (weights after the last epoch, optimizer
+ * state, step count, best validation loss and patience counter; kept by
+ * kd_thermometer_write/read, shown as info.interrupted): the next call, with
+ * the same training and validation sets, continues that run to the bits of
+ * an uninterrupted one (other set sizes: KD_ERR_INVALID). Otherwise calling
+ * train again continues from the current weights with fresh optimizer state. */
 kd_status kd_thermometer_train(kd_thermometer *th, const kd_thermometer_data *train,
                                const kd_thermometer_data *val);
 
@@ -175,6 +180,16 @@ kd_status kd_thermometer_train(kd_thermometer *th, const kd_thermometer_data *tr
  * keep at least one training row. On failure *out is NULL. */
 kd_status kd_thermometer_fit(kd_thermometer **out, const kd_dataset *d, const double *subset,
                              size_t nsubset, const kd_thermometer_params *p);
+/* kd_thermometer_fit stopped by the progress callback returns KD_ERR_CANCELLED
+ * with *out set to the interrupted thermometer (not calibrated; write it as a
+ * checkpoint). kd_thermometer_fit_continue finishes it: the same split of the
+ * same dataset and selection, training continued, calibration. p must hold
+ * the parameters th was made with (lr 0 meaning the default); its progress
+ * fields are used. KD_ERR_INVALID names the first difference, or says that th
+ * holds no interrupted run. */
+kd_status kd_thermometer_fit_continue(kd_thermometer *th, const kd_dataset *d,
+                                      const double *subset, size_t nsubset,
+                                      const kd_thermometer_params *p);
 
 /* Per-configuration class probabilities: prob[k·C + c] for the k-th used row
  * of data (labels ignored). The configurations must be of the thermometer's
@@ -243,6 +258,7 @@ typedef struct {
     size_t nparams;              /* weights and biases */
     int epochs_done;             /* epochs completed (rows of history) */
     int best_epoch;              /* epoch whose weights are kept (0: initial weights) */
+    int interrupted;             /* 1 if it holds the state of an interrupted training run */
     int stopped_early;           /* 1 if patience ran out before `epochs` */
     const kd_thermometer_epoch *history;
     size_t n_train, n_val, n_test;   /* configurations in each part */

@@ -34,9 +34,18 @@ static int config_dims(const kd_flow *f, uint64_t *dims)
     return f->lattice.kind == KD_LATTICE_SQUARE ? 4 : 3;
 }
 
+/* dims of the state of an interrupted flow: (chains, L[, L]) */
+static int state_dims(const kd_flow *f, uint64_t *dims)
+{
+    uint64_t d[4];
+    int rank = config_dims(f, d);
+    memcpy(dims, d + 1, 3 * sizeof *dims);
+    return rank - 1;
+}
+
 static kd_status write_body(kd_h5 *h, const kd_flow *f)
 {
-    const uint64_t rows = (uint64_t)f->steps + 1;
+    const uint64_t rows = (uint64_t)f->steps_done + 1; /* = steps + 1 unless interrupted */
     uint64_t d2[2] = {rows, f->chains}, dr[2] = {rows, (uint64_t)f->nr}, dk = (uint64_t)f->nkept;
     const kd_h5_storage packed = {256 * 1024, 4};
     KD_CHECK(kd_h5_write_lattice(h, "/", &f->lattice));
@@ -44,6 +53,15 @@ static kd_status write_body(kd_h5 *h, const kd_flow *f)
     KD_CHECK(kd_h5_write_attr_int64(h, "/", "steps", f->steps));
     KD_CHECK(kd_h5_write_attr_uint64(h, "/", "chains", f->chains));
     KD_CHECK(kd_h5_write_attr_uint64(h, "/", "seed", f->seed));
+    if (f->steps_done < f->steps) {
+        if (!f->state || f->steps_done < 0)
+            KD_FAIL(KD_ERR_INVALID, "%s: an interrupted flow (%d of %d steps) without its state",
+                    h->path, f->steps_done, f->steps);
+        uint64_t ds[3];
+        int srank = state_dims(f, ds);
+        KD_CHECK(kd_h5_write_attr_int64(h, "/", "steps_done", f->steps_done));
+        KD_CHECK(kd_h5_write(h, "/state", KD_H5_FLOAT32, srank, ds, f->state, NULL));
+    }
     KD_CHECK(kd_h5_write_attr_string(h, "/", "rbm", f->rbm));
     KD_CHECK(kd_h5_write_attr_string(h, "/", "start", f->start));
     KD_CHECK(kd_h5_write_attr_string(h, "/", "thermometer", f->thermometer));
@@ -105,7 +123,8 @@ static kd_status all_finite(kd_h5 *h, const char *name, const double *x, size_t 
 
 /* Every array's type, shape and stored size, from the attributes, before the
  * flow is allocated: a file declaring 10^6 steps of 2^40 chains it does not
- * store is refused without asking for the memory. */
+ * store is refused without asking for the memory. `steps` is the number of
+ * steps stored (steps_done for the checkpoint of an interrupted flow). */
 static kd_status check_shapes(kd_h5 *h, const kd_lattice *lat, kd_flow_mode m, int64_t steps,
                               uint64_t chains, uint64_t nkept)
 {
@@ -127,7 +146,7 @@ static kd_status check_shapes(kd_h5 *h, const kd_lattice *lat, kd_flow_mode m, i
     return kd_h5_expect(h, "/values", KD_H5_FLOAT32, rank, dc, kept, FLOW_MAX_BYTES);
 }
 
-static kd_status read_body(kd_h5 *h, kd_flow **out)
+static kd_status read_body(kd_h5 *h, int checkpoint, kd_flow **out)
 {
     kd_lattice lat;
     char mode[32];
@@ -147,12 +166,27 @@ static kd_status read_body(kd_h5 *h, kd_flow **out)
     if (steps < 0 || steps > 1000000 || chains < 1 || chains > ((uint64_t)1 << 40))
         KD_FAIL(KD_ERR_FORMAT, "%s: attributes steps = %" PRId64 ", chains = %" PRIu64
                                ", expected 0..10^6 steps and >= 1 chain", h->path, steps, chains);
+    /* an interrupted flow (checkpoint) has rows 0..steps_done only, and its state */
+    int64_t done = steps;
+    if (kd_h5_has_attr(h, "/", "steps_done")) {
+        KD_CHECK(kd_h5_read_attr_int64(h, "/", "steps_done", &done));
+        if (done < 0 || done >= steps)
+            KD_FAIL(KD_ERR_FORMAT, "%s: attribute 'steps_done' is %" PRId64 ", expected 0..%" PRId64
+                                   " (fewer than 'steps')", h->path, done, steps - 1);
+    }
+    if (checkpoint && done == steps)
+        KD_FAIL(KD_ERR_FORMAT, "%s: a complete flow, not the checkpoint of an interrupted one "
+                               "(no attribute 'steps_done')", h->path);
+    if (!checkpoint && done < steps)
+        KD_FAIL(KD_ERR_FORMAT, "%s: the checkpoint of an interrupted flow (%" PRId64 " of %" PRId64
+                               " steps done), not a flow; continue it with kadanoff flow --resume",
+                h->path, done, steps);
     kd_h5_shape ks;
     KD_CHECK(kd_h5_inspect(h, "/kept_steps", &ks));
-    if (ks.rank != 1 || ks.dims[0] > (uint64_t)steps + 1)
-        KD_FAIL(KD_ERR_FORMAT, "%s: dataset '/kept_steps' must be 1-D with at most steps+1 = %" PRId64 " entries",
-                h->path, steps + 1);
-    KD_CHECK(check_shapes(h, &lat, m, steps, chains, ks.dims[0]));
+    if (ks.rank != 1 || ks.dims[0] > (uint64_t)done + 1)
+        KD_FAIL(KD_ERR_FORMAT, "%s: dataset '/kept_steps' must be 1-D with at most %" PRId64 " entries",
+                h->path, done + 1);
+    KD_CHECK(check_shapes(h, &lat, m, done, chains, ks.dims[0]));
     kd_flow *f;
     kd_status st = kd_flow_alloc(&f, &lat, m, (int)steps, (size_t)chains, (int)ks.dims[0]);
     if (st != KD_OK) {
@@ -160,7 +194,8 @@ static kd_status read_body(kd_h5 *h, kd_flow **out)
         snprintf(why, sizeof why, "%s", kd_last_error());
         KD_FAIL(st == KD_ERR_NOMEM ? KD_ERR_NOMEM : KD_ERR_FORMAT, "%s: %s", h->path, why);
     }
-    const uint64_t rows = (uint64_t)steps + 1;
+    f->steps_done = (int)done;
+    const uint64_t rows = (uint64_t)done + 1;
     uint64_t d2[2] = {rows, chains}, dr[2] = {rows, (uint64_t)f->nr}, dk = ks.dims[0], dc[4];
     int rank = config_dims(f, dc);
     int64_t *kept = malloc(((size_t)f->nkept + 1) * sizeof *kept);
@@ -187,10 +222,10 @@ static kd_status read_body(kd_h5 *h, kd_flow **out)
     TRY(all_finite(h, "magnetization", f->magnetization, rows * chains));
     TRY(kd_h5_read(h, "/kept_steps", KD_H5_INT64, 1, &dk, kept));
     for (int k = 0; k < f->nkept; k++) {
-        if (kept[k] < 0 || kept[k] > steps || (k > 0 && kept[k] <= kept[k - 1])) {
+        if (kept[k] < 0 || kept[k] > done || (k > 0 && kept[k] <= kept[k - 1])) {
             st = kd_set_error(KD_ERR_FORMAT, "%s: dataset '/kept_steps' entry %d is %" PRId64
                                              ", expected increasing steps within 0..%" PRId64,
-                              h->path, k, kept[k], steps);
+                              h->path, k, kept[k], done);
             goto done;
         }
         f->kept_steps[k] = (int)kept[k];
@@ -210,6 +245,23 @@ static kd_status read_body(kd_h5 *h, kd_flow **out)
             if (!(fabsf(f->values[i]) <= 1.0f)) {
                 st = kd_set_error(KD_ERR_FORMAT, "%s: dataset '/values' has %g at element %zu, expected values in [-1, 1]",
                                   h->path, (double)f->values[i], i);
+                goto done;
+            }
+    }
+    if (done < steps) {
+        uint64_t ds[3];
+        int srank = state_dims(f, ds);
+        size_t ns = (size_t)chains * kd_lattice_size(&lat);
+        if (!(f->state = malloc(ns * sizeof *f->state))) {
+            st = kd_set_error(KD_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        TRY(kd_h5_read(h, "/state", KD_H5_FLOAT32, srank, ds, f->state));
+        for (size_t i = 0; i < ns; i++)
+            if (!(fabsf(f->state[i]) <= 1.0f)) {
+                st = kd_set_error(KD_ERR_FORMAT, "%s: dataset '/state' has %g at element %zu, "
+                                                 "expected visible values in [-1, 1]",
+                                  h->path, (double)f->state[i], i);
                 goto done;
             }
     }
@@ -267,12 +319,19 @@ done:
     return KD_OK;
 }
 
-kd_status kd_flow_read(const char *path, kd_flow **out)
+static kd_status read_file(const char *path, int checkpoint, kd_flow **out)
 {
     kd_h5 *h;
     *out = NULL;
     KD_CHECK(kd_h5_open_format(&h, path, KD_FLOW_FORMAT, KD_FLOW_FORMAT_VERSION, NULL));
-    kd_status st = read_body(h, out);
+    kd_status st = read_body(h, checkpoint, out);
     kd_h5_close(h);
     return st;
+}
+
+kd_status kd_flow_read(const char *path, kd_flow **out) { return read_file(path, 0, out); }
+
+kd_status kd_flow_read_checkpoint(const char *path, kd_flow **out)
+{
+    return read_file(path, 1, out);
 }

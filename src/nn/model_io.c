@@ -82,9 +82,31 @@ static kd_status write_attrs(kd_h5 *f, const kd_thermometer *th)
     return KD_OK;
 }
 
+/* The state of an interrupted training run (nn_internal.h): root attributes
+ * run_* and the arrays /run/current, /run/m, /run/v (Adam). */
+static kd_status write_run(kd_h5 *f, const kd_thermometer *th)
+{
+    const kd_nn_run *r = th->run;
+    uint64_t dims[1] = {th->nparam};
+    KD_CHECK(kd_h5_write_attr_int64(f, "/", "run_epoch0", r->epoch0));
+    KD_CHECK(kd_h5_write_attr_uint64(f, "/", "run_n_train", r->n_train));
+    KD_CHECK(kd_h5_write_attr_uint64(f, "/", "run_n_val", r->n_val));
+    KD_CHECK(kd_h5_write_attr_int64(f, "/", "run_step", r->step));
+    KD_CHECK(kd_h5_write_attr_double(f, "/", "run_best_loss", r->best_loss));
+    KD_CHECK(kd_h5_write_attr_int64(f, "/", "run_since_best", r->since_best));
+    KD_CHECK(kd_h5_write_attr_int64(f, "/", "run_best_epoch", r->best_epoch));
+    KD_CHECK(kd_h5_write(f, "/run/current", KD_H5_FLOAT32, 1, dims, r->current, NULL));
+    KD_CHECK(kd_h5_write(f, "/run/m", KD_H5_FLOAT32, 1, dims, r->m, NULL));
+    if (r->v)
+        KD_CHECK(kd_h5_write(f, "/run/v", KD_H5_FLOAT32, 1, dims, r->v, NULL));
+    return KD_OK;
+}
+
 static kd_status write_body(kd_h5 *f, const kd_thermometer *th)
 {
     KD_CHECK(write_attrs(f, th));
+    if (th->run)
+        KD_CHECK(write_run(f, th));
     uint64_t dims[2] = {(uint64_t)th->nclasses, 0};
     KD_CHECK(kd_h5_write(f, "/temperatures", KD_H5_FLOAT64, 1, dims, th->temps, NULL));
     int64_t hs[KD_NN_MAX_HIDDEN];
@@ -365,6 +387,63 @@ static kd_status read_record(kd_h5 *f, kd_thermometer *th)
     return KD_OK;
 }
 
+/* One float32 array of nparam finite values. */
+static kd_status read_vector(kd_h5 *f, const kd_thermometer *th, const char *name, float **out)
+{
+    uint64_t dims[1] = {th->nparam};
+    KD_CHECK(check_array(f, name, KD_H5_FLOAT32, 1, dims,
+                         "one value per weight and bias of the network"));
+    float *x = malloc(th->nparam * sizeof *x);
+    if (!x)
+        KD_FAIL(KD_ERR_NOMEM, "%s: out of memory", f->path);
+    kd_status s = kd_h5_read(f, name, KD_H5_FLOAT32, 1, dims, x);
+    for (size_t i = 0; s == KD_OK && i < th->nparam; i++)
+        if (!isfinite(x[i]))
+            s = kd_set_error(KD_ERR_FORMAT, "%s: dataset '%s' has %g at index %zu, expected "
+                                            "finite values", f->path, name, (double)x[i], i);
+    if (s != KD_OK) {
+        free(x);
+        return s;
+    }
+    *out = x;
+    return KD_OK;
+}
+
+/* The state of an interrupted run, if the file has one (attribute run_epoch0). */
+static kd_status read_run(kd_h5 *f, kd_thermometer *th)
+{
+    if (!kd_h5_has_attr(f, "/", "run_epoch0"))
+        return KD_OK;
+    kd_nn_run *r = calloc(1, sizeof *r);
+    if (!r)
+        KD_FAIL(KD_ERR_NOMEM, "%s: out of memory", f->path);
+    th->run = r;
+    int64_t step;
+    KD_CHECK(read_int_attr(f, "run_epoch0", 0, th->epochs_done, &r->epoch0));
+    if (th->epochs_done - r->epoch0 > th->params.epochs)
+        KD_FAIL(KD_ERR_FORMAT, "%s: attributes 'epochs_done' (%d) and 'run_epoch0' (%d): the "
+                               "interrupted run did more than 'epochs' = %d epochs", f->path,
+                th->epochs_done, r->epoch0, th->params.epochs);
+    KD_CHECK(read_size_attr(f, "run_n_train", &r->n_train));
+    KD_CHECK(read_size_attr(f, "run_n_val", &r->n_val));
+    KD_CHECK(kd_h5_read_attr_int64(f, "/", "run_step", &step));
+    if (step < 0 || step > LONG_MAX)
+        KD_FAIL(KD_ERR_FORMAT, "%s: attribute 'run_step' is %" PRId64 ", expected a count >= 0",
+                f->path, step);
+    r->step = (long)step;
+    KD_CHECK(kd_h5_read_attr_double(f, "/", "run_best_loss", &r->best_loss));
+    if (!(r->best_loss >= 0))
+        KD_FAIL(KD_ERR_FORMAT, "%s: attribute 'run_best_loss' is %g, expected a loss >= 0 (inf: "
+                               "none yet)", f->path, r->best_loss);
+    KD_CHECK(read_int_attr(f, "run_since_best", 0, th->params.patience, &r->since_best));
+    KD_CHECK(read_int_attr(f, "run_best_epoch", 0, th->epochs_done, &r->best_epoch));
+    KD_CHECK(read_vector(f, th, "/run/current", &r->current));
+    KD_CHECK(read_vector(f, th, "/run/m", &r->m));
+    if (th->params.optimizer == KD_OPTIMIZER_ADAM)
+        KD_CHECK(read_vector(f, th, "/run/v", &r->v));
+    return KD_OK;
+}
+
 static kd_status read_body(kd_h5 *f, kd_thermometer **out)
 {
     kd_lattice lat;
@@ -406,6 +485,8 @@ static kd_status read_body(kd_h5 *f, kd_thermometer **out)
         s = read_layers(f, th);
     if (s == KD_OK)
         s = read_record(f, th);
+    if (s == KD_OK)
+        s = read_run(f, th);
     if (s != KD_OK) {
         kd_thermometer_free(th);
         return s;

@@ -194,10 +194,21 @@ kd_status kd_thermometer_new(kd_thermometer **out, const kd_lattice *lat, const 
     return KD_OK;
 }
 
+void kd_nn_run_free(kd_nn_run *run)
+{
+    if (!run)
+        return;
+    free(run->current);
+    free(run->m);
+    free(run->v);
+    free(run);
+}
+
 void kd_thermometer_free(kd_thermometer *th)
 {
     if (!th)
         return;
+    kd_nn_run_free(th->run);
     free(th->param);
     free(th->temps);
     free(th->history);
@@ -498,6 +509,7 @@ void kd_thermometer_describe(const kd_thermometer *th, kd_thermometer_info *out)
     out->nparams = th->nparam;
     out->epochs_done = th->epochs_done;
     out->best_epoch = th->best_epoch;
+    out->interrupted = th->run != NULL;
     out->stopped_early = th->stopped_early;
     out->history = th->history;
     out->n_train = th->n_train;

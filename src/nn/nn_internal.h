@@ -29,6 +29,23 @@ static inline uint64_t kd_nn_stream(unsigned tag, uint64_t index)
     return ((uint64_t)tag << 56) | (index & ((UINT64_C(1) << 56) - 1));
 }
 
+/* State of a training run stopped by its progress callback after an epoch:
+ * what the next kd_thermometer_train call needs to continue it as if it had
+ * not stopped (the per-epoch shuffles and augmentations are keyed by the
+ * global epoch number, so they need no state). Saved in the model file. */
+typedef struct {
+    int epoch0;        /* epochs_done when the run started */
+    size_t n_train, n_val; /* sizes of its training and validation sets */
+    long step;         /* optimizer steps taken (Adam's t) */
+    double best_loss;  /* lowest validation loss so far (inf: none yet) */
+    int since_best;    /* epochs since it (the patience counter) */
+    int best_epoch;    /* epoch of the best weights (param holds them) */
+    float *current;    /* nparam: the weights after the last epoch */
+    float *m, *v;      /* nparam: momentum velocity / Adam moments (v: Adam only) */
+} kd_nn_run;
+
+void kd_nn_run_free(kd_nn_run *run);
+
 struct kd_thermometer {
     kd_lattice lattice;
     int nin;                            /* inputs N */
@@ -58,6 +75,8 @@ struct kd_thermometer {
     char training_data[1024];
     char command[1024];
     char kadanoff_version[32];
+
+    kd_nn_run *run; /* interrupted training run, or NULL */
 
     /* Test hook: make the gradient NaN at this global training step (counted
      * from 1 over all epochs of one kd_thermometer_train call; 0 = never). */

@@ -163,12 +163,34 @@ kd_status kd_thermometer_train(kd_thermometer *th, const kd_thermometer_data *tr
     memcpy(b.last_good, th->param, P * sizeof(float));
     memcpy(b.best, th->param, P * sizeof(float));
     double best_loss = INFINITY;
-    int since_best = 0, best_epoch = th->epochs_done;
+    int since_best = 0, best_epoch = th->epochs_done, epoch0 = th->epochs_done;
     long step = 0;
     kd_status s = KD_OK;
     th->stopped_early = 0;
+    kd_nn_run *run = th->run;
+    if (run) { /* continue the interrupted run where it stopped */
+        if (run->n_train != n || run->n_val != n_val) {
+            buffers_free(&b);
+            KD_FAIL(KD_ERR_INVALID, "thermometer: the interrupted training run had %zu training "
+                                    "and %zu validation rows, this call gives %zu and %zu",
+                    run->n_train, run->n_val, n, n_val);
+        }
+        memcpy(b.best, th->param, P * sizeof(float));
+        memcpy(th->param, run->current, P * sizeof(float));
+        memcpy(b.last_good, run->current, P * sizeof(float));
+        memcpy(b.m, run->m, P * sizeof(float));
+        if (b.v)
+            memcpy(b.v, run->v, P * sizeof(float));
+        best_loss = run->best_loss;
+        since_best = run->since_best;
+        best_epoch = run->best_epoch;
+        step = run->step;
+        epoch0 = run->epoch0;
+        kd_nn_run_free(run);
+        th->run = NULL;
+    }
 
-    for (int e = 1; e <= p->epochs && s == KD_OK; e++) {
+    for (int e = th->epochs_done - epoch0 + 1; e <= p->epochs && s == KD_OK; e++) {
         /* Global epoch number: a second call continues the streams instead of
          * repeating the first call's shuffles. */
         const int epoch = th->epochs_done + 1;
@@ -280,10 +302,24 @@ kd_status kd_thermometer_train(kd_thermometer *th, const kd_thermometer_data *tr
         if (th->params.progress &&
             th->params.progress((double)e / p->epochs, "training thermometer",
                                 th->params.progress_user)) {
+            /* keep what continuing needs (nn_internal.h), then the best weights */
+            run = calloc(1, sizeof *run);
+            if (run && (run->current = malloc(P * sizeof(float)))) {
+                memcpy(run->current, th->param, P * sizeof(float));
+                *run = (kd_nn_run){epoch0, n, n_val, step, best_loss, since_best, best_epoch,
+                                   run->current, b.m, b.v};
+                b.m = b.v = NULL;
+                th->run = run;
+            } else {
+                free(run);
+            }
             if (n_val > 0)
                 memcpy(th->param, b.best, P * sizeof(float));
             th->best_epoch = best_epoch;
             buffers_free(&b);
+            if (!th->run)
+                KD_FAIL(KD_ERR_NOMEM, "thermometer training cancelled after epoch %d; out of "
+                                      "memory for the state to continue it", epoch);
             KD_FAIL(KD_ERR_CANCELLED, "thermometer training cancelled after epoch %d", epoch);
         }
     }
@@ -372,12 +408,74 @@ typedef struct {
     size_t n;
 } split_part;
 
-kd_status kd_thermometer_fit(kd_thermometer **out, const kd_dataset *d, const double *subset,
-                             size_t nsubset, const kd_thermometer_params *p)
+/* The first parameter in which p differs from those `th` was made with (lr 0
+ * standing for the optimizer's default), as an error; KD_OK if none. */
+static kd_status check_same_params(const kd_thermometer *th, const kd_thermometer_params *p)
 {
-    if (!out)
-        KD_FAIL(KD_ERR_INVALID, "kd_thermometer_fit: no output pointer");
-    *out = NULL;
+    const kd_thermometer_params *a = &th->params;
+    const double lr = p->lr == 0.0 ? (p->optimizer == KD_OPTIMIZER_ADAM ? 0.001 : 0.05) : p->lr;
+    const char *what = NULL;
+    int same_hidden = a->nhidden == p->nhidden;
+    for (int l = 0; same_hidden && l < a->nhidden; l++)
+        same_hidden = a->hidden[l] == p->hidden[l];
+    if (!same_hidden)
+        what = "hidden layers";
+    else if (a->activation != p->activation)
+        what = "activation";
+    else if (a->optimizer != p->optimizer)
+        what = "optimizer";
+    else if (a->epochs != p->epochs)
+        what = "epochs";
+    else if (a->batch != p->batch)
+        what = "batch";
+    else if (a->lr != lr)
+        what = "learning rate";
+    else if (a->momentum != p->momentum)
+        what = "momentum";
+    else if (a->adam_beta1 != p->adam_beta1 || a->adam_beta2 != p->adam_beta2 ||
+             a->adam_eps != p->adam_eps)
+        what = "Adam constants";
+    else if (a->l2 != p->l2)
+        what = "l2";
+    else if (a->val_fraction != p->val_fraction)
+        what = "validation fraction";
+    else if (a->test_fraction != p->test_fraction)
+        what = "test fraction";
+    else if (a->patience != p->patience)
+        what = "patience";
+    else if (a->augment_flip != p->augment_flip || a->augment_shift != p->augment_shift)
+        what = "augmentation";
+    else if (a->seed != p->seed)
+        what = "seed";
+    if (what)
+        KD_FAIL(KD_ERR_INVALID, "the interrupted thermometer was trained with another %s", what);
+    return KD_OK;
+}
+
+/* The classes of the thermometer being continued must be those of the data. */
+static kd_status check_same_classes(const kd_thermometer *th, const kd_dataset *d,
+                                    const double *temps, int C)
+{
+    const kd_lattice *a = &th->lattice, *b = &d->lattice;
+    if (a->kind != b->kind || a->L != b->L || a->boundary != b->boundary || a->J != b->J ||
+        a->field != b->field)
+        KD_FAIL(KD_ERR_INVALID, "the interrupted thermometer was trained on a %s lattice of "
+                                "L = %d, the data are of a %s lattice of L = %d",
+                kd_lattice_kind_name(a->kind), a->L, kd_lattice_kind_name(b->kind), b->L);
+    int same = th->nclasses == C;
+    for (int k = 0; same && k < C; k++)
+        same = th->temps[k] == temps[k];
+    if (!same)
+        KD_FAIL(KD_ERR_INVALID, "the interrupted thermometer has %d classes from T = %g to %g, "
+                                "the data give %d from T = %g to %g", th->nclasses, th->temps[0],
+                th->temps[th->nclasses - 1], C, temps[0], temps[C - 1]);
+    return KD_OK;
+}
+
+/* kd_thermometer_fit (cont NULL) or kd_thermometer_fit_continue (cont). */
+static kd_status fit(kd_thermometer **out, kd_thermometer *cont, const kd_dataset *d,
+                     const double *subset, size_t nsubset, const kd_thermometer_params *p)
+{
     if (!d || !d->spins || d->n < 1)
         KD_FAIL(KD_ERR_INVALID, "thermometer: no configurations to train on");
     if (nsubset && !subset)
@@ -452,12 +550,27 @@ kd_status kd_thermometer_fit(kd_thermometer **out, const kd_dataset *d, const do
     if (s != KD_OK)
         goto done;
 
-    s = kd_thermometer_new(&th, &d->lattice, temps, C, p);
-    if (s != KD_OK)
-        goto done;
-    th->n_test = part[0].n;
-    th->n_val = part[1].n;
-    th->n_train = part[2].n;
+    if (cont) {
+        if ((s = check_same_classes(cont, d, temps, C)) != KD_OK)
+            goto done;
+        if (cont->n_test != part[0].n || cont->n_val != part[1].n || cont->n_train != part[2].n) {
+            s = kd_set_error(KD_ERR_INVALID, "the interrupted thermometer had %zu training / %zu "
+                             "validation / %zu test rows, the data give %zu / %zu / %zu",
+                             cont->n_train, cont->n_val, cont->n_test, part[2].n, part[1].n,
+                             part[0].n);
+            goto done;
+        }
+        th = cont;
+        th->params.progress = p->progress;
+        th->params.progress_user = p->progress_user;
+    } else {
+        s = kd_thermometer_new(&th, &d->lattice, temps, C, p);
+        if (s != KD_OK)
+            goto done;
+        th->n_test = part[0].n;
+        th->n_val = part[1].n;
+        th->n_train = part[2].n;
+    }
     kd_thermometer_data sets[3];
     for (int i = 0; i < 3; i++)
         sets[i] = (kd_thermometer_data){d->spins, part[i].rows, part[i].labels, part[i].n, NULL};
@@ -468,11 +581,15 @@ kd_status kd_thermometer_fit(kd_thermometer **out, const kd_dataset *d, const do
         s = kd_thermometer_calibrate(th, &sets[which], names[which]);
     }
 done:
-    if (s != KD_OK) {
+    if (cont) {
+        cont->params.progress = NULL;
+        cont->params.progress_user = NULL;
+    } else if (s != KD_OK && s != KD_ERR_CANCELLED) {
         kd_thermometer_free(th);
         th = NULL;
     }
-    *out = th;
+    if (out)
+        *out = th;
     free(temps);
     free(count);
     free(start);
@@ -483,4 +600,25 @@ done:
         free(part[i].labels);
     }
     return s;
+}
+
+kd_status kd_thermometer_fit(kd_thermometer **out, const kd_dataset *d, const double *subset,
+                             size_t nsubset, const kd_thermometer_params *p)
+{
+    if (!out)
+        KD_FAIL(KD_ERR_INVALID, "kd_thermometer_fit: no output pointer");
+    *out = NULL;
+    return fit(out, NULL, d, subset, nsubset, p);
+}
+
+kd_status kd_thermometer_fit_continue(kd_thermometer *th, const kd_dataset *d,
+                                      const double *subset, size_t nsubset,
+                                      const kd_thermometer_params *p)
+{
+    if (!th || !p)
+        KD_FAIL(KD_ERR_INVALID, "kd_thermometer_fit_continue: no thermometer or no parameters");
+    if (!th->run)
+        KD_FAIL(KD_ERR_INVALID, "the thermometer holds no interrupted training run to continue");
+    KD_CHECK(check_same_params(th, p));
+    return fit(NULL, th, d, subset, nsubset, p);
 }

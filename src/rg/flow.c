@@ -40,6 +40,7 @@ void kd_flow_free(kd_flow *f)
     free(f->readout);
     free(f->class_T);
     free(f->probabilities);
+    free(f->state);
     free(f);
 }
 
@@ -72,6 +73,7 @@ kd_status kd_flow_alloc(kd_flow **out, const kd_lattice *lat, kd_flow_mode mode,
     f->lattice = *lat;
     f->mode = mode;
     f->steps = steps;
+    f->steps_done = steps;
     f->chains = chains;
     f->nr = kd_ising_correlation_len(lat);
     f->nkept = nkept;
@@ -136,10 +138,61 @@ static void measure(kd_flow *f, int step, const float *v, kd_units units, float 
         }
 }
 
+/* A partial flow `rs` can be continued by a run with these options: same
+ * shape and seed, and its kept steps are this run's up to rs->steps_done. */
+static kd_status check_resume(const kd_flow *rs, const kd_flow *f)
+{
+    const kd_lattice *a = &rs->lattice, *b = &f->lattice;
+    if (rs->steps_done < 0 || rs->steps_done >= rs->steps || !rs->state)
+        KD_FAIL(KD_ERR_INVALID, "flow resume: the flow to continue is not an interrupted one "
+                                "(%d of %d steps done)", rs->steps_done, rs->steps);
+    if (a->kind != b->kind || a->L != b->L || a->boundary != b->boundary || a->J != b->J ||
+        a->field != b->field)
+        KD_FAIL(KD_ERR_INVALID, "flow resume: the interrupted flow is on a %s lattice of L = %d, "
+                                "J = %g, h = %g; this one on a %s lattice of L = %d, J = %g, h = %g",
+                kd_lattice_kind_name(a->kind), a->L, a->J, a->field,
+                kd_lattice_kind_name(b->kind), b->L, b->J, b->field);
+    if (rs->mode != f->mode || rs->steps != f->steps || rs->chains != f->chains ||
+        rs->seed != f->seed)
+        KD_FAIL(KD_ERR_INVALID, "flow resume: the interrupted flow has mode %s, %d steps, %zu "
+                                "chains, seed %llu; this run has mode %s, %d steps, %zu chains, "
+                                "seed %llu",
+                kd_flow_mode_name(rs->mode), rs->steps, rs->chains, (unsigned long long)rs->seed,
+                kd_flow_mode_name(f->mode), f->steps, f->chains, (unsigned long long)f->seed);
+    int k = 0;
+    while (k < f->nkept && f->kept_steps[k] <= rs->steps_done)
+        k++;
+    int same = rs->nkept == k;
+    for (int i = 0; same && i < k; i++)
+        same = rs->kept_steps[i] == f->kept_steps[i];
+    if (!same)
+        KD_FAIL(KD_ERR_INVALID, "flow resume: the interrupted flow kept other steps than this run "
+                                "would (another --keep-every?)");
+    return KD_OK;
+}
+
+/* Copy the finished rows, kept configurations and state of `rs` into f. */
+static void copy_partial(kd_flow *f, const kd_flow *rs, float *v)
+{
+    const size_t C = f->chains, N = kd_lattice_size(&f->lattice), nr = (size_t)f->nr;
+    const size_t rows = (size_t)rs->steps_done + 1, nk = (size_t)rs->nkept * C * N;
+    memcpy(f->energy, rs->energy, rows * C * sizeof *f->energy);
+    memcpy(f->magnetization, rs->magnetization, rows * C * sizeof *f->magnetization);
+    memcpy(f->correlation, rs->correlation, rows * nr * sizeof *f->correlation);
+    memcpy(f->correlation_err, rs->correlation_err, rows * nr * sizeof *f->correlation_err);
+    if (f->spins)
+        memcpy(f->spins, rs->spins, nk);
+    else
+        memcpy(f->values, rs->values, nk * sizeof *f->values);
+    memcpy(v, rs->state, C * N * sizeof *v);
+}
+
 kd_status kd_flow_run(const kd_rbm *rbm, const kd_lattice *lat, const int8_t *start,
                       size_t chains, const kd_flow_options *opt, kd_flow **out)
 {
     *out = NULL;
+    if (opt->partial)
+        *opt->partial = NULL;
     KD_CHECK(kd_lattice_validate(lat));
     const size_t N = kd_lattice_size(lat);
     const int nv = kd_rbm_nv(rbm), nh = kd_rbm_nh(rbm);
@@ -166,20 +219,28 @@ kd_status kd_flow_run(const kd_rbm *rbm, const kd_lattice *lat, const int8_t *st
     float *spin_scale = malloc(chains * N * sizeof *spin_scale);
     double *G = malloc(chains * (size_t)f->nr * sizeof *G);
     kd_status st = KD_OK;
+    int first = 1;
     if (!v || !h || !spin_scale || !G) {
         st = kd_set_error(KD_ERR_NOMEM, "out of memory for %zu flow chains", chains);
         goto done;
     }
-    for (size_t i = 0; i < chains * N; i++)
-        if (start[i] != 1 && start[i] != -1) {
-            st = kd_set_error(KD_ERR_INVALID, "start configuration %zu has spin %d at site %zu, expected ±1",
-                              i / N, start[i], i % N);
+    if (opt->resume) {
+        if ((st = check_resume(opt->resume, f)) != KD_OK)
             goto done;
-        }
-    kd_rbm_spins_to_values(vu, start, chains * N, v);
-    measure(f, 0, v, vu, spin_scale, G);
+        copy_partial(f, opt->resume, v);
+        first = opt->resume->steps_done + 1;
+    } else {
+        for (size_t i = 0; i < chains * N; i++)
+            if (start[i] != 1 && start[i] != -1) {
+                st = kd_set_error(KD_ERR_INVALID, "start configuration %zu has spin %d at site %zu, expected ±1",
+                                  i / N, start[i], i % N);
+                goto done;
+            }
+        kd_rbm_spins_to_values(vu, start, chains * N, v);
+        measure(f, 0, v, vu, spin_scale, G);
+    }
     const kd_rbm_mode mode = opt->mode == KD_FLOW_MEAN_FIELD ? KD_RBM_MEAN : KD_RBM_SAMPLE;
-    for (int n = 1; n <= opt->steps; n++) {
+    for (int n = first; n <= opt->steps; n++) {
         uint64_t up = FLOW_STREAM_BASE + (uint64_t)(2 * n) * chains;
         st = kd_rbm_up(rbm, v, chains, mode, opt->seed, up, h);
         if (st == KD_OK)
@@ -187,8 +248,20 @@ kd_status kd_flow_run(const kd_rbm *rbm, const kd_lattice *lat, const int8_t *st
         if (st != KD_OK)
             goto done;
         measure(f, n, v, vu, spin_scale, G);
-        if (opt->progress && opt->progress((double)n / opt->steps, "flow", opt->progress_user)) {
+        /* a stop after the last step would save nothing worth resuming: finish */
+        if (opt->progress && opt->progress((double)n / opt->steps, "flow", opt->progress_user) &&
+            n < opt->steps) {
             st = kd_set_error(KD_ERR_CANCELLED, "flow cancelled at step %d", n);
+            if (opt->partial) { /* hand over the flow so far and v_n */
+                f->steps_done = n;
+                f->state = v;
+                v = NULL;
+                f->nkept = 0;
+                while (f->nkept < nkept && f->kept_steps[f->nkept] <= n)
+                    f->nkept++;
+                *opt->partial = f;
+                f = NULL;
+            }
             goto done;
         }
     }

@@ -162,6 +162,14 @@ int cli_interrupt_exit(const char *cmd)
     return cli_interrupt_status();
 }
 
+uint64_t cli_hash(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *b = data;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
+
 int cli_check_writable(const char *cmd, const char *path)
 {
     char probe[4096];

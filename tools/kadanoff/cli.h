@@ -74,7 +74,8 @@ void cli_progress_end(void);
 int cli_check_writable(const char *cmd, const char *path);
 
 /* SIGINT/SIGTERM: the first one sets a flag that cli_progress returns, so the
- * library stops at the next step and nothing is written; a second one exits. */
+ * library stops at the end of its current unit (the command then saves a
+ * checkpoint, or writes nothing); a second one exits at once. */
 void cli_install_interrupt_handler(void);
 int cli_interrupted(void);
 /* "SIGINT" or "SIGTERM", and the matching exit status 130 or 143. */
@@ -82,6 +83,11 @@ const char *cli_interrupt_name(void);
 int cli_interrupt_status(void);
 /* Report the interruption; returns 130 (SIGINT) or 143 (SIGTERM). */
 int cli_interrupt_exit(const char *cmd);
+
+/* FNV-1a hash of n bytes, continuing from h (start with CLI_HASH_INIT): a
+ * fingerprint of the inputs a checkpoint was made from. */
+#define CLI_HASH_INIT UINT64_C(0xcbf29ce484222325)
+uint64_t cli_hash(uint64_t h, const void *data, size_t n);
 
 /* The command line as one string, for provenance attributes. */
 void cli_join_args(int argc, char **argv, char *buf, size_t size);

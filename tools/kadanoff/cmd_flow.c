@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "kadanoff/flow.h"
@@ -36,15 +37,22 @@ static void usage(FILE *f)
         "                      for the |m| and G(r) temperature estimates\n"
         "  -o, --output FILE   flow file (required; written atomically)\n"
         "  --seed N            random seed (default 1)\n"
+        "  --resume            continue an interrupted run from FLOW.h5.ckpt (give the\n"
+        "                      options of that run; the result is the bits of an\n"
+        "                      uninterrupted run)\n"
         "  --threads N         OpenMP threads (default: all cores); results do not depend on it\n"
         "  -q, --quiet         no table\n"
         "  -v, --verbose       more messages\n"
         "  -h, --help          this help\n\n"
         "Prints per step: <e>, <|m|> (errors over chains), T_thermometer, T_e +- err,\n"
         "T_|m| +- err, then the fixed point (plateau of <e> and <|m|>).\n\n"
-        "SIGINT/SIGTERM stop the flow after the current step, write nothing (FLOW.h5 is\n"
-        "left as it was) and exit 130/143; there is no --resume (rerun: same seed, same\n"
-        "bits).\n");
+        "SIGINT/SIGTERM stop the flow after the current step: the steps done and the\n"
+        "chains' current configurations are written atomically to FLOW.h5.ckpt, FLOW.h5\n"
+        "is left as it was, and the exit status is 130/143; rerun the same command with\n"
+        "--resume to continue (step n's draws depend only on the seed, n and the chain,\n"
+        "so the result is the same bits). The readouts are computed at the end, with the\n"
+        "--thermometer and --reference of the run that completes. FLOW.h5.ckpt is\n"
+        "removed once FLOW.h5 is written.\n");
 }
 
 /* Pick `chains` start configurations from a dataset file, optionally at one T. */
@@ -102,6 +110,47 @@ static int start_from_dataset(const char *cmd, const char *spec, const kd_lattic
     return CLI_OK;
 }
 
+/* The options that determine the bits of a flow besides those the library
+ * checks on resume (mode, steps, chains, seed, kept steps): the model, by
+ * path and by a hash of its parameters, and the start. */
+static void flow_fingerprint(const char *rbm_path, const kd_rbm *rbm, const char *start,
+                             int keep_every, char *buf, size_t size)
+{
+    uint64_t hash = cli_hash(CLI_HASH_INIT, kd_rbm_params(rbm),
+                             kd_rbm_nparams(rbm) * sizeof(float));
+    snprintf(buf, size, "kadanoff flow checkpoint v1: rbm=%s rbm_hash=%016llx units=%s/%s "
+             "start=%s keep_every=%d", rbm_path, (unsigned long long)hash,
+             kd_units_name(kd_rbm_visible_units(rbm)), kd_units_name(kd_rbm_hidden_units(rbm)),
+             start, keep_every);
+}
+
+/* Save the interrupted flow `part` (may be NULL: stopped before a step was
+ * done) to ckpath and say how to continue. */
+static int save_checkpoint(const char *cmd, kd_flow *part, const char *fingerprint,
+                           const char *ckpath, int had_checkpoint)
+{
+    const char *sig = cli_interrupt_name();
+    int code = cli_interrupt_status();
+    cli_progress_end();
+    if (!part) {
+        fprintf(stderr, "kadanoff %s: interrupted by %s before a flow step was complete; %s\n",
+                cmd, sig, had_checkpoint ? "the checkpoint is unchanged" : "nothing written");
+        if (had_checkpoint)
+            fprintf(stderr, "Continue with the same command and --resume.\n");
+        return code;
+    }
+    snprintf(part->command, sizeof part->command, "%s", fingerprint);
+    kd_status st = kd_flow_write(ckpath, part);
+    if (st != KD_OK) {
+        cli_fail_status(cmd, st);
+        return code;
+    }
+    fprintf(stderr, "kadanoff %s: interrupted by %s; %d of %d steps are done and saved in %s.\n"
+                    "Continue with the same command and --resume.\n",
+            cmd, sig, part->steps_done, part->steps, ckpath);
+    return code;
+}
+
 static void print_table(const kd_flow *f)
 {
     printf("# RBM flow: %s, %zu chains, %d steps, start %s\n", kd_flow_mode_name(f->mode),
@@ -134,13 +183,13 @@ int cmd_flow(int argc, char **argv)
         {"output", required_argument, 0, 'o'},   {"seed", required_argument, 0, 9},
         {"threads", required_argument, 0, 10},   {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"resume", no_argument, 0, 11},          {0, 0, 0, 0}};
     const char *rbm_path = NULL, *start_spec = "random", *thermo_path = NULL, *ref_path = NULL,
                *output = NULL;
     kd_flow_options opt;
     kd_flow_options_init(&opt);
     long v, chains = 1000;
-    int c, rc;
+    int c, rc, resume = 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
@@ -166,6 +215,7 @@ int cmd_flow(int argc, char **argv)
             rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
             kd_set_threads((int)v);
             break;
+        case 11: resume = 1; break;
         default:
             if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
                 return rc;
@@ -185,8 +235,11 @@ int cmd_flow(int argc, char **argv)
     kd_thermometer *th = NULL;
     kd_dataset *ref = NULL;
     kd_thermometry *t = NULL;
-    kd_flow *f = NULL;
+    kd_flow *f = NULL, *ck = NULL, *part = NULL;
     int8_t *start = NULL;
+    char ckpath[4096], fingerprint[2048];
+    if (snprintf(ckpath, sizeof ckpath, "%s.ckpt", output) >= (int)sizeof ckpath)
+        return cli_fail(cmd, "output path '%s' is too long", output);
     kd_status st = kd_rbm_file_read(rbm_path, &model);
     if (st != KD_OK)
         return cli_fail_status(cmd, st);
@@ -207,12 +260,34 @@ int cmd_flow(int argc, char **argv)
     }
     if (cli_check_writable(cmd, output) != CLI_OK)
         goto done;
-    start = malloc((size_t)chains * N);
+    flow_fingerprint(rbm_path, model->model->rbm, start_spec, opt.keep_every, fingerprint,
+                     sizeof fingerprint);
+    if (resume) {
+        if ((st = kd_flow_read_checkpoint(ckpath, &ck)) != KD_OK) {
+            cli_fail(cmd, "--resume: %s (no checkpoint of an interrupted run?)", kd_last_error());
+            goto done;
+        }
+        if (strcmp(ck->command, fingerprint) != 0) {
+            cli_fail(cmd, "checkpoint '%s' was made with other parameters:\n  %s\nthis run has\n"
+                     "  %s\n(resume with the options of the interrupted run, or delete it)",
+                     ckpath, ck->command, fingerprint);
+            goto done;
+        }
+        if (!cli_quiet)
+            fprintf(stderr, "kadanoff %s: resuming from %s: %d of %d steps done\n", cmd, ckpath,
+                    ck->steps_done, ck->steps);
+    } else if (access(ckpath, F_OK) == 0 && !cli_quiet) {
+        fprintf(stderr, "kadanoff %s: warning: %s holds an interrupted flow; this run starts "
+                        "afresh (give --resume to continue it instead)\n", cmd, ckpath);
+    }
+    start = malloc(ck ? 1 : (size_t)chains * N);
     if (!start) {
         cli_fail(cmd, "out of memory for %ld chains", chains);
         goto done;
     }
-    if (!strcmp(start_spec, "up")) {
+    if (ck) {
+        /* the checkpoint holds the chains' state: no start configurations */
+    } else if (!strcmp(start_spec, "up")) {
         memset(start, 1, (size_t)chains * N);
     } else if (!strcmp(start_spec, "random")) {
         kd_rng r;
@@ -225,10 +300,20 @@ int cmd_flow(int argc, char **argv)
 
     cli_install_interrupt_handler();
     opt.progress = cli_progress;
+    opt.partial = &part;
+    opt.resume = ck;
     st = kd_flow_run(model->model->rbm, lat, start, (size_t)chains, &opt, &f);
     cli_progress_end();
     if (st != KD_OK) {
-        rc = cli_interrupted() ? cli_interrupt_exit(cmd) : cli_fail_status(cmd, st);
+        if (cli_interrupted() && st == KD_ERR_CANCELLED) {
+            if (part) {
+                snprintf(part->rbm, sizeof part->rbm, "%s", rbm_path);
+                snprintf(part->start, sizeof part->start, "%s", start_spec);
+            }
+            rc = save_checkpoint(cmd, part, fingerprint, ckpath, ck != NULL);
+        } else {
+            rc = cli_fail_status(cmd, st);
+        }
         goto done;
     }
     if ((st = kd_flow_measure(f, t, th)) != KD_OK) {
@@ -243,6 +328,7 @@ int cmd_flow(int argc, char **argv)
         cli_fail_status(cmd, st);
         goto done;
     }
+    remove(ckpath); /* complete: the checkpoint (if any) is obsolete */
     if (!cli_quiet) {
         print_table(f);
         printf("wrote %s\n", output);
@@ -251,6 +337,8 @@ int cmd_flow(int argc, char **argv)
 done:
     free(start);
     kd_flow_free(f);
+    kd_flow_free(ck);
+    kd_flow_free(part);
     kd_thermometry_free(t);
     kd_dataset_free(ref);
     kd_thermometer_free(th);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "kadanoff/nn.h"
@@ -50,6 +51,8 @@ static void usage(FILE *f)
         "                        and augmentations; same seed, same model\n"
         "  --threads N           OpenMP threads (default: all cores); results do not depend\n"
         "                        on it\n"
+        "  --resume              continue an interrupted run from THERMO.h5.ckpt (give the\n"
+        "                        options and data of that run)\n"
         "  -q, --quiet           no table, no progress, no warnings\n"
         "  -v, --verbose         also print the loss of every epoch\n"
         "  -h, --help            this help\n\n"
@@ -62,8 +65,12 @@ static void usage(FILE *f)
         "  T_ml    the class under which the whole set is most likely (sum of log p)\n"
         "accuracy is the fraction of configurations whose most probable class is the true\n"
         "one, |dT| argmax the mean distance of that class from the true T.\n\n"
-        "SIGINT/SIGTERM stop after the current epoch, write nothing (THERMO.h5 is left as\n"
-        "it was) and exit 130/143; there is no --resume (rerun: same seed, same model).\n"
+        "SIGINT/SIGTERM stop after the current epoch: the model so far with the state of\n"
+        "the run (weights, optimizer moments, best weights, patience counter, step count)\n"
+        "is written atomically to THERMO.h5.ckpt, THERMO.h5 is left as it was, and the\n"
+        "exit status is 130/143; rerun the same command with --resume to continue (the\n"
+        "shuffles and augmentations are keyed by the epoch, so the model is the same\n"
+        "bits). THERMO.h5.ckpt is removed once THERMO.h5 is written.\n"
         "NaN/Inf in training: exit 1 naming the epoch and batch, nothing written; lower\n"
         "--lr.\n\n"
         "Example (the setting that learned best on 10 x 10 data in kadanoff's tests; the\n"
@@ -71,6 +78,46 @@ static void usage(FILE *f)
         "  kadanoff train-thermometer data.h5 --hidden 64 --activation relu --adam --lr 0.003 \\\n"
         "      --augment-flip --augment-shift -o thermo.h5\n",
         KD_NN_MAX_HIDDEN);
+}
+
+/* What a checkpoint must match besides the hyperparameters stored in it (the
+ * library checks those, the classes and the split): the data, by path and by
+ * a hash of its configurations and temperatures, and the --temps selection. */
+static void data_fingerprint(const char *input, const kd_dataset *d, const char *temps,
+                             char *buf, size_t size)
+{
+    uint64_t h = cli_hash(CLI_HASH_INIT, d->spins, d->n * kd_lattice_size(&d->lattice));
+    h = cli_hash(h, d->temperature, d->n * sizeof(double));
+    snprintf(buf, size, "kadanoff train-thermometer checkpoint v1: data=%s data_hash=%016llx "
+             "temps=%s", input, (unsigned long long)h, temps ? temps : "all");
+}
+
+/* Save the interrupted thermometer th (may be NULL) to ckpath; say how to continue. */
+static int save_checkpoint(const char *cmd, kd_thermometer *th, const char *input,
+                           const char *fingerprint, const char *ckpath, int had_checkpoint)
+{
+    const char *sig = cli_interrupt_name();
+    int code = cli_interrupt_status();
+    kd_thermometer_info in;
+    if (th)
+        kd_thermometer_describe(th, &in);
+    if (!th || !in.interrupted) {
+        fprintf(stderr, "kadanoff %s: interrupted by %s before an epoch was complete; %s\n", cmd,
+                sig, had_checkpoint ? "the checkpoint is unchanged" : "nothing written");
+        if (had_checkpoint)
+            fprintf(stderr, "Continue with the same command and --resume.\n");
+        return code;
+    }
+    kd_thermometer_set_provenance(th, input, fingerprint);
+    kd_status st = kd_thermometer_write(ckpath, th);
+    if (st != KD_OK) {
+        cli_fail_status(cmd, st);
+        return code;
+    }
+    fprintf(stderr, "kadanoff %s: interrupted by %s; %d of at most %d epochs are done and saved "
+                    "in %s.\nContinue with the same command and --resume.\n",
+            cmd, sig, in.epochs_done, in.params.epochs, ckpath);
+    return code;
 }
 
 /* "64,32" → widths; "none" or "0" → no hidden layer. */
@@ -181,13 +228,13 @@ int cmd_train_thermometer(int argc, char **argv)
         {"temps", required_argument, 0, 13},     {"confusion", no_argument, 0, 14},
         {"seed", required_argument, 0, 15},      {"threads", required_argument, 0, 16},
         {"augment-shift", no_argument, 0, 17},   {"output", required_argument, 0, 'o'},
-        {"quiet", no_argument, 0, 'q'},
+        {"quiet", no_argument, 0, 'q'},          {"resume", no_argument, 0, 18},
         {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     kd_thermometer_params p;
     kd_thermometer_params_init(&p);
     const char *output = NULL, *temps = NULL;
-    int have_momentum = 0, confusion = 0, c, rc;
+    int have_momentum = 0, confusion = 0, resume = 0, c, rc;
     long v;
     optind = 1;
     opterr = 0;
@@ -251,6 +298,9 @@ int cmd_train_thermometer(int argc, char **argv)
             rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
             kd_set_threads((int)v);
             break;
+        case 18:
+            resume = 1;
+            break;
         case 'o':
             output = optarg;
             break;
@@ -280,42 +330,78 @@ int cmd_train_thermometer(int argc, char **argv)
     if (temps && kd_parse_temperatures(temps, &subset, &nsubset) != KD_OK)
         return cli_usage_error(cmd, "--temps: %s", kd_last_error());
 
+    char ckpath[4096], fingerprint[1024];
+    if (snprintf(ckpath, sizeof ckpath, "%s.ckpt", output) >= (int)sizeof ckpath) {
+        free(subset);
+        return cli_fail(cmd, "output path '%s' is too long", output);
+    }
     kd_dataset *d = NULL;
+    kd_thermometer *th = NULL;
     kd_status st = kd_dataset_read(input, &d);
     if (st != KD_OK) {
         free(subset);
         return cli_fail_status(cmd, st);
     }
-    if (cli_check_writable(cmd, output) != CLI_OK) {
-        free(subset);
-        kd_dataset_free(d);
-        return CLI_FAILURE;
+    rc = CLI_FAILURE;
+    if (cli_check_writable(cmd, output) != CLI_OK)
+        goto fail;
+    data_fingerprint(input, d, temps, fingerprint, sizeof fingerprint);
+    if (resume) {
+        kd_thermometer_info in;
+        if ((st = kd_thermometer_read(ckpath, &th)) != KD_OK) {
+            cli_fail(cmd, "--resume: %s (no checkpoint of an interrupted run?)", kd_last_error());
+            goto fail;
+        }
+        kd_thermometer_describe(th, &in);
+        if (!in.interrupted) {
+            cli_fail(cmd, "--resume: %s is a thermometer, not the checkpoint of an interrupted "
+                     "run", ckpath);
+            goto fail;
+        }
+        if (strcmp(in.command, fingerprint) != 0) {
+            cli_fail(cmd, "checkpoint '%s' was made from other data:\n  %s\nthis run has\n  %s\n"
+                     "(resume with the data and --temps of the interrupted run, or delete it)",
+                     ckpath, in.command, fingerprint);
+            goto fail;
+        }
+        if (!cli_quiet)
+            fprintf(stderr, "kadanoff %s: resuming from %s: %d epochs done\n", cmd, ckpath,
+                    in.epochs_done);
+    } else if (access(ckpath, F_OK) == 0 && !cli_quiet) {
+        fprintf(stderr, "kadanoff %s: warning: %s holds an interrupted run; this run starts "
+                        "afresh (give --resume to continue it instead)\n", cmd, ckpath);
     }
     cli_install_interrupt_handler();
     p.progress = cli_progress;
-    kd_thermometer *th = NULL;
-    st = kd_thermometer_fit(&th, d, subset, nsubset, &p);
+    int had_checkpoint = th != NULL;
+    if (th)
+        st = kd_thermometer_fit_continue(th, d, subset, nsubset, &p);
+    else
+        st = kd_thermometer_fit(&th, d, subset, nsubset, &p);
     cli_progress_end();
-    free(subset);
     if (st != KD_OK) {
-        kd_dataset_free(d);
-        if (cli_interrupted())
-            return cli_interrupt_exit(cmd);
-        if (st == KD_ERR_NUMERIC)
+        if (cli_interrupted() && st == KD_ERR_CANCELLED)
+            rc = save_checkpoint(cmd, th, input, fingerprint, ckpath, had_checkpoint);
+        else if (had_checkpoint && st == KD_ERR_INVALID)
+            cli_fail(cmd, "checkpoint '%s': %s (resume with the options of the interrupted "
+                     "run, or delete it)", ckpath, kd_last_error());
+        else if (st == KD_ERR_NUMERIC)
             cli_fail(cmd, "%s", kd_last_error());
         else
             cli_fail(cmd, "%s: %s", input, kd_last_error());
-        return CLI_FAILURE;
+        goto fail;
     }
+    free(subset);
+    subset = NULL;
     char command[1024];
     cli_join_args(argc + 1, argv - 1, command, sizeof command);
     kd_thermometer_set_provenance(th, input, command);
     st = kd_thermometer_write(output, th);
     if (st != KD_OK) {
-        kd_thermometer_free(th);
-        kd_dataset_free(d);
-        return cli_fail_status(cmd, st);
+        cli_fail_status(cmd, st);
+        goto fail;
     }
+    remove(ckpath); /* complete: the checkpoint (if any) is obsolete */
     if (!cli_quiet) {
         kd_thermometer_info in;
         kd_thermometer_describe(th, &in);
@@ -345,7 +431,10 @@ int cmd_train_thermometer(int argc, char **argv)
         print_calibration(&in, confusion);
         printf("wrote %s\n", output);
     }
+    rc = CLI_OK;
+fail:
+    free(subset);
     kd_thermometer_free(th);
     kd_dataset_free(d);
-    return CLI_OK;
+    return rc;
 }
