@@ -48,6 +48,10 @@ cp "$T/th.h5" "$T/th_keep.h5"
 check "thermometer NaN" 1 "diverged in epoch [0-9]+, batch [0-9]+.*try a smaller one" -- \
   "$K" train-thermometer "$T/d.h5" --hidden 32,32,32 --activation relu --lr 1e6 --epochs 5 "${TR[@]}" -o "$T/th.h5"
 cmp -s "$T/th.h5" "$T/th_keep.h5" && ok || bad "thermometer NaN: the previous model changed"
+# exploding but finite weights (tanh, lr 1e5: |w| passes 1e4 in the first batch)
+check "thermometer exploding weights" 1 "diverged in epoch 1, batch 1: a weight .*exceeded \+-1e4.*try a smaller one" -- \
+  "$K" train-thermometer "$T/d.h5" --hidden 8 --lr 1e5 --epochs 3 "${TR[@]}" -o "$T/th.h5"
+cmp -s "$T/th.h5" "$T/th_keep.h5" && ok || bad "thermometer exploding weights: the previous model changed"
 
 # ---- resource limits ------------------------------------------------------------------
 # 2 x 1e9 configurations of 4096^2 spins: 3.4e16 bytes, beyond any machine

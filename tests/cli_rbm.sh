@@ -111,6 +111,10 @@ nofile "no output after failures" "$T"/x.h5 "$T"/x.h5.* "$T"/*.tmp.* "$T"/*.prob
 cp "$T/r.h5" "$T/keep.h5"
 check "NaN in epoch 1" 1 "diverged in epoch 1.*try a lower learning rate" -- "$K" train-rbm "$T/d.h5" --hidden 6 --lr 1e300 "${TR[@]}" -o "$T/keep.h5"
 same "NaN in epoch 1: previous model intact" "$T/r.h5" "$T/keep.h5"
+# exploding but finite: lr 3000 drives |W| past 1e4 without Inf/NaN (the run used
+# to finish with exit 0 and save saturated weights); it counts as a divergence
+check "exploding weights in epoch 1" 1 "diverged in epoch 1.*beyond \+-1e4.*try a lower learning rate" -- "$K" train-rbm "$T/d.h5" --hidden 6 --lr 3000 "${TR[@]}" -o "$T/keep.h5"
+same "exploding weights: previous model intact" "$T/r.h5" "$T/keep.h5"
 check "NaN in epoch 2" 1 "diverged in epoch 2" -- "$K" train-rbm "$T/d.h5" --hidden 6 --lr 0.01 --lr-schedule linear:1e300 --epochs 4 "${TR[@]}" -o "$T/nan2.h5"
 grep -q "last good model (after epoch 1) is saved in $T/nan2.h5" "$T/err" && ok || bad "NaN in epoch 2: no saved-model message"
 check "NaN in epoch 2: last good model kept" 0 "epochs +1 of 4 done" -- "$K" info "$T/nan2.h5"

@@ -254,6 +254,15 @@ int kd_nn_params_finite(const float *p, size_t n)
     return acc == 0.0f;
 }
 
+int kd_nn_params_bounded(const float *p, size_t n, float limit)
+{
+    /* as above, plus NaN for every |p| > limit */
+    float acc = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        acc += p[i] * 0.0f + (fabsf(p[i]) > limit ? NAN : 0.0f);
+    return acc == 0.0f;
+}
+
 /* ---- workspace ----------------------------------------------------------- */
 
 kd_status kd_nn_work_init(kd_nn_work *w, const kd_thermometer *th, int rows, int with_grad)

@@ -155,6 +155,8 @@ kd_status kd_nn_loss_grad(const kd_thermometer *th, const kd_thermometer_data *d
 
 /* 1 if every parameter is finite. */
 int kd_nn_params_finite(const float *p, size_t n);
+/* Nonzero iff every entry is finite and |p| <= limit. */
+int kd_nn_params_bounded(const float *p, size_t n, float limit);
 
 /* The lattice check used by the readouts: KD_ERR_INVALID naming both lattices. */
 kd_status kd_nn_check_lattice(const kd_thermometer *th, const kd_lattice *lat);

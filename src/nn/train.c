@@ -249,7 +249,9 @@ kd_status kd_thermometer_train(kd_thermometer *th, const kd_thermometer_data *tr
                 break;
             }
             update(th, b.work.grad, b.m, b.v, step);
-            if (!kd_nn_params_finite(th->param, P)) {
+            /* |w| > 1e4 saturates every tanh/sigmoid/softmax it feeds in single
+             * precision: a run that gets there is exploding, stop it like NaN */
+            if (!kd_nn_params_bounded(th->param, P, 1e4f)) {
                 bad = "a weight";
                 break;
             }
@@ -264,7 +266,7 @@ kd_status kd_thermometer_train(kd_thermometer *th, const kd_thermometer_data *tr
             buffers_free(&b);
             KD_FAIL(KD_ERR_NUMERIC,
                     "thermometer training diverged in epoch %d, batch %d: %s became NaN or "
-                    "infinite; the weights of epoch %d were kept (learning rate %g: try a "
+                    "infinite (or a weight exceeded +-1e4); the weights of epoch %d were kept (learning rate %g: try a "
                     "smaller one)",
                     epoch, bad_batch, bad, th->epochs_done, p->lr);
         }

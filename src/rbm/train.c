@@ -414,9 +414,17 @@ static double learning_rate(const kd_rbm_train_options *o, uint64_t e)
     }
 }
 
+/* Parameters beyond this magnitude count as a divergence, like NaN/Inf: at
+ * |θ| = 1e4 a single unit already drives every conditional probability to
+ * exactly 0 or 1 in single precision (the logistic saturates near 17), so a
+ * Boltzmann machine of ±1 or 0/1 units never needs it; a run reaching it is
+ * exploding and would turn into Inf/NaN a few updates later. */
+#define PARAM_LIMIT 1e4f
+
 /* The optimiser steps, on one segment [k0, k1) of the parameter vector.
  * `penalise` applies the L1/L2 terms (weights only). They return Σ θ·0 over
- * the segment, NaN iff some updated parameter is NaN or ±Inf. */
+ * the segment, plus NaN for every |θ| > PARAM_LIMIT: NaN iff some updated
+ * parameter is NaN, ±Inf or beyond the limit. */
 typedef struct {
     float lr, mom, l1, l2;     /* SGD: lr, momentum */
     float lr_t, eps_t, b1, b2; /* Adam: bias-corrected step and ε, decay rates */
@@ -435,7 +443,7 @@ KD_CLONES static float sgd_kernel(float *restrict p, const float *restrict g, fl
         vel[k] = u;
         w += u;
         p[k] = w;
-        chk += w * 0.0f;
+        chk += w * 0.0f + (fabsf(w) > PARAM_LIMIT ? NAN : 0.0f);
     }
     return chk;
 }
@@ -455,7 +463,7 @@ KD_CLONES static float adam_kernel(float *restrict p, const float *restrict g, f
         sq[k] = sk;
         w += s.lr_t * mk / (sqrtf(sk) + s.eps_t);
         p[k] = w;
-        chk += w * 0.0f;
+        chk += w * 0.0f + (fabsf(w) > PARAM_LIMIT ? NAN : 0.0f);
     }
     return chk;
 }
@@ -478,7 +486,8 @@ static float update_segment(kd_rbm_trainer *t, size_t k0, size_t k1, step_params
     return chk;
 }
 
-/* Apply the gradient in t->work.grad; nonzero if a parameter became NaN/Inf. */
+/* Apply the gradient in t->work.grad; nonzero if a parameter became NaN/Inf
+ * or exceeded PARAM_LIMIT. */
 static int apply_update(kd_rbm_trainer *t, double lr)
 {
     const kd_rbm *r = t->rbm;
@@ -644,7 +653,7 @@ kd_status kd_rbm_trainer_epoch(kd_rbm_trainer *t, kd_rbm_epoch_stats *stats)
             st = kd_set_error(
                 KD_ERR_NUMERIC,
                 "RBM training diverged in epoch %llu, minibatch %zu of %zu: NaN or Inf "
-                "in the parameters after the update (learning rate %g); the model and "
+                "(or a parameter beyond +-1e4) after the update (learning rate %g); the model and "
                 "optimiser keep their state from before epoch %llu",
                 (unsigned long long)t->epoch + 1, q + 1, nb, lr, (unsigned long long)t->epoch + 1);
             break;
