@@ -14,10 +14,11 @@
  * Reproducibility: row r draws from stream stream0 + r, blocks in the order of
  * cd.c (hidden, then k × (visible, hidden), no draws for the last hidden
  * means), so a unit's draw does not depend on the slicing. S depends only on
- * (B, nv, nh), never on the thread count, and each slice is computed by the
- * same sequence of single-threaded calls whichever thread runs it: the
- * results are bit-identical for any thread count (as for kd_sgemm, gemm.c).
- * The weight gradient is left to cd.c.
+ * B (and whether the path is taken at all on nv·nh), never on the thread
+ * count, and each slice is computed by the same sequence of single-threaded
+ * calls whichever thread runs it: the results are bit-identical for any thread count (as for kd_sgemm, gemm.c).
+ * The weight gradient is left to cd.c. Only shapes up to SLICED_MAX_WEIGHTS
+ * weights take this path (see there).
  *
  * Shared machines. A minibatch of a small RBM takes ~0.1 ms; if a neighbour
  * process holds the core that one of our OpenMP threads needs, the region
@@ -117,6 +118,14 @@ static void slice_chain(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t r0, s
 /* Back-off state (see the top of the file): minibatches left to run on the
  * calling thread, and the length of the next back-off. Shared by all callers;
  * relaxed atomics, since it only steers speed. */
+/* Only small RBMs take this path. Measured on an idle 2-core machine
+ * (bench_rbm, the previous kernel in the same rounds): 100-64 1.28x on 1
+ * thread and 1.27x on 2, 100-100 1.32x / 1.23x, but 1600-400 0.74x on 2
+ * threads, where kd_sgemm's split products beat two one-thread slices. The
+ * bound depends on the shape only, so the choice (and the bits) never depend
+ * on the thread count. */
+#define SLICED_MAX_WEIGHTS ((size_t)1 << 16)
+
 static atomic_int serial_left, backoff = 16;
 #define BACKOFF_MAX 4096
 
@@ -124,7 +133,8 @@ int kd_cd_chains_sliced(kd_cd_work *w, const kd_rbm *rbm, size_t B, int k, uint6
                         uint64_t stream0)
 {
     int S = batch_slices(B);
-    if (!sliced_enabled || S < 2 || B > (size_t)1 << 30)
+    if (!sliced_enabled || S < 2 || B > (size_t)1 << 30 ||
+        (size_t)rbm->nv * (size_t)rbm->nh > SLICED_MAX_WEIGHTS)
         return 0;
     kd_blas_serial();
     int threads = omp_get_max_threads();
