@@ -2,8 +2,9 @@
  * Damaging kadanoff files on purpose, for the tests of the readers: small
  * helpers that change one attribute, dataset or byte of an HDF5 file with the
  * HDF5 C API (or plain stdio), so that each test can say exactly what is
- * wrong with the file it hands to a reader. Header-only (static functions):
- * include it in one test program. Each returns 1 on success, 0 on failure.
+ * wrong with the file it hands to a reader. Header-only (static inline
+ * functions, so a test may use only some): test_malformed, test_io and
+ * test_rbm_file include it. Each returns 1 on success, 0 on failure.
  */
 #ifndef KD_TEST_H5_EDIT_H
 #define KD_TEST_H5_EDIT_H
@@ -15,7 +16,7 @@
 #include <string.h>
 
 /* Byte-for-byte copy. */
-static int h5e_copy(const char *from, const char *to)
+static inline int h5e_copy(const char *from, const char *to)
 {
     FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
     int ok = in && out;
@@ -32,7 +33,7 @@ static int h5e_copy(const char *from, const char *to)
 
 /* Replace (or create) attribute `name` of object `obj` by a scalar of file
  * type ftype holding *value of memory type mtype. */
-static int h5e_set_attr(const char *path, const char *obj, const char *name, hid_t ftype,
+static inline int h5e_set_attr(const char *path, const char *obj, const char *name, hid_t ftype,
                         hid_t mtype, const void *value)
 {
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
@@ -49,19 +50,19 @@ static int h5e_set_attr(const char *path, const char *obj, const char *name, hid
     return H5Fclose(f) >= 0 && ok;
 }
 
-static int h5e_set_int(const char *path, const char *obj, const char *name, long long v)
+static inline int h5e_set_int(const char *path, const char *obj, const char *name, long long v)
 {
     return h5e_set_attr(path, obj, name, H5T_STD_I64LE, H5T_NATIVE_LLONG, &v);
 }
 
-static int h5e_set_uint(const char *path, const char *obj, const char *name, unsigned long long v)
+static inline int h5e_set_uint(const char *path, const char *obj, const char *name, unsigned long long v)
 {
     return h5e_set_attr(path, obj, name, H5T_STD_U64LE, H5T_NATIVE_ULLONG, &v);
 }
 
 /* Replace (or create) dataset `name`, stored as ftype, from data of memory
  * type mtype. */
-static int h5e_put(const char *path, const char *name, hid_t ftype, hid_t mtype, int rank,
+static inline int h5e_put(const char *path, const char *name, hid_t ftype, hid_t mtype, int rank,
                    const hsize_t *dims, const void *data)
 {
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
@@ -82,7 +83,7 @@ static int h5e_put(const char *path, const char *name, hid_t ftype, hid_t mtype,
  * occurrence of `marker` (marker_len bytes) in the file with the
  * little-endian value v. For fields the HDF5 API refuses to write wrong (a
  * compound member's offset, say). */
-static int h5e_patch(const char *path, const void *marker, size_t marker_len, size_t skip,
+static inline int h5e_patch(const char *path, const void *marker, size_t marker_len, size_t skip,
                      uint32_t v)
 {
     FILE *fp = fopen(path, "r+b");

@@ -18,6 +18,7 @@
 #include "kadanoff/rbm_file.h"
 #include "kadanoff/rng.h"
 #include "testing.h"
+#include "h5_edit.h"
 
 static char tmpdir[256];
 
@@ -417,18 +418,7 @@ static int copy_file(const char *from, const char *to)
 static int replace_dataset(const char *path, const char *name, hid_t type, int rank,
                            const hsize_t *dims, const void *data)
 {
-    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    if (f < 0)
-        return 0;
-    if (H5Lexists(f, name, H5P_DEFAULT) > 0)
-        H5Ldelete(f, name, H5P_DEFAULT);
-    hid_t sp = H5Screate_simple(rank, dims, NULL);
-    hid_t ds = H5Dcreate2(f, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = ds >= 0 && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
-    if (ds >= 0)
-        H5Dclose(ds);
-    H5Sclose(sp);
-    return H5Fclose(f) >= 0 && ok;
+    return h5e_put(path, name, type, type, rank, dims, data);
 }
 
 static int set_attr_string(const char *path, const char *obj, const char *name,
