@@ -192,14 +192,15 @@ void kd_multispin_set_cold(kd_multispin *ms)
 
 void kd_multispin_randomize(kd_multispin *ms)
 {
-    const size_t G = ms->Gs;
-    for (size_t i = 0; i < ms->N; i += 2)
-        for (size_t g = 0; g < ms->G; g++) {
+    for (size_t g = 0; g < ms->G; g++) {
+        uint64_t *sg = kd_ms_spins(ms, g);
+        for (size_t i = 0; i < ms->N; i += 2) {
             uint64_t w[2];
             init_words(ms, g, i / 2, w); /* N/2 <= 2^27 blocks: fits the 32-bit field */
-            ms->s[i * G + g] = w[0];
-            ms->s[(i + 1) * G + g] = w[1];
+            sg[i * KD_MS_VEC] = w[0];
+            sg[(i + 1) * KD_MS_VEC] = w[1];
         }
+    }
     ms->inits++;
 }
 
@@ -215,7 +216,6 @@ static int candidate_up(int c, int x, int y)
 void kd_multispin_set_ordered(kd_multispin *ms)
 {
     const int L = ms->L;
-    const size_t G = ms->Gs;
     /* the lowest-energy candidates (at h = 0 they come in ± pairs: 2 or 4) */
     int8_t *tmp = malloc(ms->N);
     double e[4], emin = INFINITY;
@@ -250,13 +250,14 @@ void kd_multispin_set_ordered(kd_multispin *ms)
         } else {
             sel[best[0]] = ~(uint64_t)0;
         }
+        uint64_t *sg = kd_ms_spins(ms, g);
         for (int y = 0; y < L; y++)
             for (int x = 0; x < L; x++) {
                 uint64_t v = 0;
                 for (int c = 0; c < 4; c++)
                     if (candidate_up(c, x, y))
                         v |= sel[c];
-                ms->s[((size_t)y * (size_t)L + (size_t)x) * G + g] = v;
+                sg[((size_t)y * (size_t)L + (size_t)x) * KD_MS_VEC] = v;
             }
     }
     ms->inits++;
@@ -267,25 +268,25 @@ kd_status kd_multispin_set_replica(kd_multispin *ms, size_t r, const int8_t *spi
     if (r >= kd_multispin_replicas(ms))
         KD_FAIL(KD_ERR_INVALID, "replica %zu out of range, expected < %zu", r,
                 kd_multispin_replicas(ms));
-    const size_t G = ms->Gs, g = r / KD_MULTISPIN_GROUP;
+    uint64_t *sg = kd_ms_spins(ms, r / KD_MULTISPIN_GROUP);
     const uint64_t bit = (uint64_t)1 << (r % KD_MULTISPIN_GROUP);
     for (size_t i = 0; i < ms->N; i++) {
         if (spins[i] != 1 && spins[i] != -1)
             KD_FAIL(KD_ERR_INVALID, "spin %zu is %d, expected +1 or -1", i, spins[i]);
         if (spins[i] > 0)
-            ms->s[i * G + g] |= bit;
+            sg[i * KD_MS_VEC] |= bit;
         else
-            ms->s[i * G + g] &= ~bit;
+            sg[i * KD_MS_VEC] &= ~bit;
     }
     return KD_OK;
 }
 
 void kd_multispin_extract(const kd_multispin *ms, size_t r, int8_t *spins)
 {
-    const size_t G = ms->Gs, g = r / KD_MULTISPIN_GROUP;
+    const uint64_t *sg = kd_ms_spins(ms, r / KD_MULTISPIN_GROUP);
     const unsigned b = (unsigned)(r % KD_MULTISPIN_GROUP);
     for (size_t i = 0; i < ms->N; i++)
-        spins[i] = (ms->s[i * G + g] >> b) & 1 ? 1 : -1;
+        spins[i] = (sg[i * KD_MS_VEC] >> b) & 1 ? 1 : -1;
 }
 
 /* ---- sweeps ------------------------------------------------------------ */
@@ -425,17 +426,18 @@ static void bitcount_result(bitcount *bc, uint64_t *count)
 static void count_group(const struct kd_multispin *ms, size_t g, uint64_t *anti, uint64_t *up)
 {
     const int L = ms->L;
-    const size_t G = ms->Gs;
+    const size_t V = KD_MS_VEC; /* site stride */
+    const uint64_t *sg = kd_ms_spins(ms, g);
     bitcount b[2];
     memset(b, 0, sizeof b);
     for (int y = 0; y < L; y++) {
-        const uint64_t *row = ms->s + (size_t)y * (size_t)L * G + g;
-        const uint64_t *down = ms->s + (size_t)((y + 1) % L) * (size_t)L * G + g;
+        const uint64_t *row = sg + (size_t)y * (size_t)L * V;
+        const uint64_t *down = sg + (size_t)((y + 1) % L) * (size_t)L * V;
         for (int x = 0; x < L; x++) {
-            uint64_t si = row[(size_t)x * G];
-            uint64_t right = row[(size_t)(x + 1 < L ? x + 1 : 0) * G];
+            uint64_t si = row[(size_t)x * V];
+            uint64_t right = row[(size_t)(x + 1 < L ? x + 1 : 0) * V];
             bitcount_add(&b[0], si ^ right);
-            bitcount_add(&b[0], si ^ down[(size_t)x * G]);
+            bitcount_add(&b[0], si ^ down[(size_t)x * V]);
             bitcount_add(&b[1], si);
         }
     }

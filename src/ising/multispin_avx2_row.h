@@ -16,7 +16,8 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
 {
     const int L = ms->L;
     const size_t G = ms->Gs; /* stride */
-    uint64_t *restrict s = ms->s;
+    const size_t V = KD_MS_VEC; /* site stride of the spin words */
+    uint64_t *restrict s = kd_ms_spins(ms, g); /* g is a multiple of 4: a whole block */
     const size_t row = (size_t)y * (size_t)L;
     const size_t up = (size_t)((y + L - 1) % L) * (size_t)L, down = (size_t)((y + 1) % L) * (size_t)L;
     const __m256i afm = _mm256_set1_epi64x((long long)ms->afm);
@@ -50,12 +51,12 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
             const int x = x0 + 2 * (j0 + j);
             const size_t i = row + (size_t)x;
             const size_t xl = (size_t)(x > 0 ? x - 1 : L - 1), xr = (size_t)(x + 1 < L ? x + 1 : 0);
-            uint64_t *si = s + i * G + g;
+            uint64_t *si = s + i * V;
             const __m256i sv = LOAD(si);
-            const __m256i d0 = _mm256_xor_si256(_mm256_xor_si256(sv, LOAD(s + (row + xl) * G + g)), afm);
-            const __m256i d1 = _mm256_xor_si256(_mm256_xor_si256(sv, LOAD(s + (row + xr) * G + g)), afm);
-            const __m256i d2 = _mm256_xor_si256(_mm256_xor_si256(sv, LOAD(s + (up + (size_t)x) * G + g)), afm);
-            const __m256i d3 = _mm256_xor_si256(_mm256_xor_si256(sv, LOAD(s + (down + (size_t)x) * G + g)), afm);
+            const __m256i d0 = _mm256_xor_si256(_mm256_xor_si256(sv, LOAD(s + (row + xl) * V)), afm);
+            const __m256i d1 = _mm256_xor_si256(_mm256_xor_si256(sv, LOAD(s + (row + xr) * V)), afm);
+            const __m256i d2 = _mm256_xor_si256(_mm256_xor_si256(sv, LOAD(s + (up + (size_t)x) * V)), afm);
+            const __m256i d3 = _mm256_xor_si256(_mm256_xor_si256(sv, LOAD(s + (down + (size_t)x) * V)), afm);
             const __m256i a = _mm256_xor_si256(d0, d1), b = _mm256_and_si256(d0, d1);
             const __m256i c = _mm256_xor_si256(d2, d3), e = _mm256_and_si256(d2, d3);
             const __m256i any = _mm256_or_si256(_mm256_or_si256(d0, d1), _mm256_or_si256(d2, d3));

@@ -40,7 +40,8 @@ struct kd_multispin {
     double *T;            /* temperature of each group */
     uint64_t seed, stream;
     philox4x32_key_t key;
-    uint64_t *s;          /* N·Gs words, s[i·Gs + g]: bit r = (spin of replica 64g + r is +1) */
+    uint64_t *s;          /* N·Gs spin words (see kd_ms_spins): bit r of group g's word
+                           * at a site = (spin of replica 64g + r is +1) */
     /* Per group and class c: always[c·Gs + g] = ~0 if the move is always accepted
      * (threshold 2^32), maybe[c·Gs + g] = ~0 if it needs random bits (0 < thr <
      * 2^32); neither: never accepted. pbits[(b·2 + c)·Gs + g] = ~0 if bit 31 - b of
@@ -55,6 +56,19 @@ struct kd_multispin {
     int threads;
     const kd_ms_kernel *kernel;
 };
+
+/* Spin words are stored by blocks of KD_MS_VEC = 4 groups (one AVX2 vector):
+ * the words of groups 4k..4k+3 at all N sites form one contiguous array of
+ * 4N words, site-major. Threads own whole blocks (kd_multispin_sweep), so they
+ * never write to the same cache line; with the groups interleaved at every
+ * site instead, two threads' vectors shared each 64-byte line and the second
+ * thread added nothing. The word of group g at site i is
+ * kd_ms_spins(ms, g)[i * KD_MS_VEC]. */
+enum { KD_MS_VEC = 4 };
+static inline uint64_t *kd_ms_spins(const struct kd_multispin *ms, size_t g)
+{
+    return ms->s + (g / KD_MS_VEC) * ms->N * KD_MS_VEC + g % KD_MS_VEC;
+}
 
 extern const kd_ms_kernel kd_ms_kernel_portable;
 #if defined(__x86_64__)

@@ -38,19 +38,19 @@ void kd_ms_row_groups(const struct kd_multispin *ms, int y, int parity, uint64_t
                       size_t g1, uint64_t *accepted)
 {
     const int L = ms->L;
-    const size_t G = ms->Gs; /* stride */
-    uint64_t *restrict s = ms->s;
+    const size_t V = KD_MS_VEC; /* site stride of the spin words */
     const size_t row = (size_t)y * (size_t)L;
     const size_t up = (size_t)((y + L - 1) % L) * (size_t)L, down = (size_t)((y + 1) % L) * (size_t)L;
     uint64_t count = 0;
     for (size_t g = g0; g < g1; g++) {
+        uint64_t *restrict s = kd_ms_spins(ms, g);
         for (int x = (y + parity) & 1; x < L; x += 2) {
             const size_t i = row + (size_t)x;
             const size_t xl = (size_t)(x > 0 ? x - 1 : L - 1), xr = (size_t)(x + 1 < L ? x + 1 : 0);
-            uint64_t *si = s + i * G + g;
-            uint64_t v = kd_ms_site(ms, g, kd_ms_site_block(ms, h, i), *si, s[(row + xl) * G + g],
-                                    s[(row + xr) * G + g], s[(up + (size_t)x) * G + g],
-                                    s[(down + (size_t)x) * G + g]);
+            uint64_t *si = s + i * V;
+            uint64_t v = kd_ms_site(ms, g, kd_ms_site_block(ms, h, i), *si, s[(row + xl) * V],
+                                    s[(row + xr) * V], s[(up + (size_t)x) * V],
+                                    s[(down + (size_t)x) * V]);
             count += kd_ms_popcount(v ^ *si);
             *si = v;
         }
