@@ -13,7 +13,7 @@ split() { # report.md -> "stage: seconds" per stage kind
 }
 echo "| run | wall time | stages |"
 echo "|---|---|---|"
-for study in iso2018; do
+for study in iso2018 mehta2014; do
   for mode in --quick ""; do
     start=$(date +%s.%N)
     (cd "$tmp" && "$K" reproduce $study $mode -q -o "out-$study$mode")
