@@ -174,33 +174,20 @@ static kd_h5_type classify(hid_t t, char *desc, size_t size)
         else if (bytes == 8)
             kind = KD_H5_FLOAT64;
         break;
-    case H5T_STRING:
-        snprintf(desc, size, "string");
+    default: { /* a type we never read: only named in messages */
+        static const struct {
+            H5T_class_t cls;
+            const char *name;
+        } other[] = {{H5T_STRING, "string"},   {H5T_COMPOUND, "compound"}, {H5T_ENUM, "enum"},
+                     {H5T_ARRAY, "array"},     {H5T_VLEN, "vlen"},         {H5T_OPAQUE, "opaque"},
+                     {H5T_REFERENCE, "reference"}, {H5T_BITFIELD, "bitfield"}};
+        const char *name = "unknown type";
+        for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
+            if (other[i].cls == cls)
+                name = other[i].name;
+        snprintf(desc, size, "%s", name);
         break;
-    case H5T_COMPOUND:
-        snprintf(desc, size, "compound");
-        break;
-    case H5T_ENUM:
-        snprintf(desc, size, "enum");
-        break;
-    case H5T_ARRAY:
-        snprintf(desc, size, "array");
-        break;
-    case H5T_VLEN:
-        snprintf(desc, size, "vlen");
-        break;
-    case H5T_OPAQUE:
-        snprintf(desc, size, "opaque");
-        break;
-    case H5T_REFERENCE:
-        snprintf(desc, size, "reference");
-        break;
-    case H5T_BITFIELD:
-        snprintf(desc, size, "bitfield");
-        break;
-    default:
-        snprintf(desc, size, "unknown type");
-        break;
+    }
     }
     if (kind != KD_H5_OTHER && !standard_layout(t, kind)) {
         size_t used = strlen(desc);
