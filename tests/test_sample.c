@@ -11,6 +11,19 @@
 #include "kadanoff/kadanoff.h"
 #include "testing.h"
 
+/* Defaults (kd_sample_params_init) with an L × L lattice, the given
+ * temperatures and samples per temperature. */
+static kd_sample_params params(int L, const double *temps, size_t ntemps, size_t samples)
+{
+    kd_sample_params p;
+    kd_sample_params_init(&p);
+    p.lattice.L = L;
+    p.temps = temps;
+    p.ntemps = ntemps;
+    p.samples = samples;
+    return p;
+}
+
 static kd_dataset *run(kd_sample_params *p, int threads)
 {
     kd_set_threads(threads);
@@ -24,12 +37,7 @@ static void test_threads_identical(void)
 {
     static const double temps[] = {1.5, 2.27, 3.0, 0.0, INFINITY};
     for (int algo = 0; algo < 3; algo++) {
-        kd_sample_params p;
-        kd_sample_params_init(&p);
-        p.lattice.L = 8;
-        p.temps = temps;
-        p.ntemps = 5;
-        p.samples = 60;
+        kd_sample_params p = params(8, temps, 5, 60);
         p.chains = 3;
         p.algorithm = (kd_algorithm)algo;
         p.seed = 99;
@@ -51,12 +59,7 @@ static void test_threads_identical(void)
     }
     /* A temperature's chains do not depend on the other temperatures in the list. */
     static const double one[] = {2.27};
-    kd_sample_params p;
-    kd_sample_params_init(&p);
-    p.lattice.L = 8;
-    p.temps = temps;
-    p.ntemps = 3;
-    p.samples = 40;
+    kd_sample_params p = params(8, temps, 3, 40);
     kd_dataset *all = run(&p, 2);
     p.temps = one;
     p.ntemps = 1;
@@ -74,12 +77,7 @@ static void test_summary_vs_kaufman(void)
      * summary still cover residual correlation. 4σ: 12 comparisons here. */
     static const double temps[] = {1.5, 2.269185314213022, 3.5};
     for (int algo = 0; algo < 3; algo += 2) {
-        kd_sample_params p;
-        kd_sample_params_init(&p);
-        p.lattice.L = 10;
-        p.temps = temps;
-        p.ntemps = 3;
-        p.samples = 4000;
+        kd_sample_params p = params(10, temps, 3, 4000);
         p.algorithm = (kd_algorithm)algo;
         p.seed = 5;
         kd_dataset *d = run(&p, 2);
@@ -111,12 +109,7 @@ static void test_summary_vs_kaufman(void)
 static void test_special_and_symmetrize(void)
 {
     static const double temps[] = {0.0, INFINITY, 1.0};
-    kd_sample_params p;
-    kd_sample_params_init(&p);
-    p.lattice.L = 6;
-    p.temps = temps;
-    p.ntemps = 3;
-    p.samples = 400;
+    kd_sample_params p = params(6, temps, 3, 400);
     p.symmetrize = 1;
     kd_dataset *d = run(&p, 2);
     if (!d)
@@ -140,12 +133,7 @@ static void test_special_and_symmetrize(void)
 static void test_fixed_burn_in(void)
 {
     static const double temps[] = {2.5};
-    kd_sample_params p;
-    kd_sample_params_init(&p);
-    p.lattice.L = 8;
-    p.temps = temps;
-    p.ntemps = 1;
-    p.samples = 100;
+    kd_sample_params p = params(8, temps, 1, 100);
     p.burn_in = 50;
     p.interval = 3;
     p.algorithm = KD_ALGO_METROPOLIS;
@@ -241,13 +229,8 @@ static void test_split(void)
 {
     static const double temps[] = {1.5, 2.27, 3.0, INFINITY};
     for (int k = 0; k < 2; k++) {
-        kd_sample_params p;
-        kd_sample_params_init(&p);
-        p.lattice.L = 8;
-        p.temps = temps;
-        p.ntemps = 4;
+        kd_sample_params p = params(8, temps, 4, k == 0 ? 30 : 128);
         p.algorithm = k == 0 ? KD_ALGO_METROPOLIS : KD_ALGO_MULTISPIN;
-        p.samples = k == 0 ? 30 : 128;
         p.chains = k == 0 ? 3 : 64;
         p.seed = 4;
         kd_dataset *whole = run(&p, 2);
@@ -286,12 +269,7 @@ static void test_split(void)
     }
     /* a failure reported by the combine hook fails the run, on every rank */
     static const double one[] = {2.0};
-    kd_sample_params p;
-    kd_sample_params_init(&p);
-    p.lattice.L = 4;
-    p.temps = one;
-    p.ntemps = 1;
-    p.samples = 10;
+    kd_sample_params p = params(4, one, 1, 10);
     transport tr = {&p, NULL, NULL, 0};
     kd_sample_split sp = {0, 2, fake_combine, &tr};
     p.split = &sp;
@@ -321,12 +299,7 @@ static void test_partial(void)
     static const double temps[] = {1.5, 2.27, 3.0, INFINITY};
     const kd_algorithm algos[] = {KD_ALGO_METROPOLIS, KD_ALGO_MULTISPIN};
     for (int a = 0; a < 2; a++) {
-        kd_sample_params p;
-        kd_sample_params_init(&p);
-        p.lattice.L = 8;
-        p.temps = temps;
-        p.ntemps = 4;
-        p.samples = 200;
+        kd_sample_params p = params(8, temps, 4, 200);
         p.chains = 2;
         p.burn_in = 50;
         p.interval = 2;
