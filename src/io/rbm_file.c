@@ -75,41 +75,22 @@ const char *kd_rbm_optimizer_name(kd_rbm_optimizer v)
 const char *kd_rbm_schedule_name(kd_rbm_schedule v) { return table_name(&schedule_table, (int)v); }
 const char *kd_rbm_mode_name(kd_rbm_mode v) { return table_name(&mode_table, (int)v); }
 
-kd_status kd_rbm_init_parse(const char *name, kd_rbm_init *out)
-{
-    int v = 0;
-    KD_CHECK(table_parse(&init_table, "initialisation", name, &v));
-    *out = (kd_rbm_init)v;
-    return KD_OK;
-}
-kd_status kd_rbm_method_parse(const char *name, kd_rbm_method *out)
-{
-    int v = 0;
-    KD_CHECK(table_parse(&method_table, "training method", name, &v));
-    *out = (kd_rbm_method)v;
-    return KD_OK;
-}
-kd_status kd_rbm_optimizer_parse(const char *name, kd_rbm_optimizer *out)
-{
-    int v = 0;
-    KD_CHECK(table_parse(&optimizer_table, "optimiser", name, &v));
-    *out = (kd_rbm_optimizer)v;
-    return KD_OK;
-}
-kd_status kd_rbm_schedule_parse(const char *name, kd_rbm_schedule *out)
-{
-    int v = 0;
-    KD_CHECK(table_parse(&schedule_table, "learning-rate schedule", name, &v));
-    *out = (kd_rbm_schedule)v;
-    return KD_OK;
-}
-kd_status kd_rbm_mode_parse(const char *name, kd_rbm_mode *out)
-{
-    int v = 0;
-    KD_CHECK(table_parse(&mode_table, "mode", name, &v));
-    *out = (kd_rbm_mode)v;
-    return KD_OK;
-}
+/* kd_rbm_*_parse: the value named `name` in a table, or an error naming the
+ * kind of setting and the accepted names (table_parse). */
+#define DEFINE_PARSE(fn, type, table, what)                                                          \
+    kd_status fn(const char *name, type *out)                                                        \
+    {                                                                                                \
+        int v = 0;                                                                                   \
+        KD_CHECK(table_parse(&table, what, name, &v));                                               \
+        *out = (type)v;                                                                              \
+        return KD_OK;                                                                                \
+    }
+DEFINE_PARSE(kd_rbm_init_parse, kd_rbm_init, init_table, "initialisation")
+DEFINE_PARSE(kd_rbm_method_parse, kd_rbm_method, method_table, "training method")
+DEFINE_PARSE(kd_rbm_optimizer_parse, kd_rbm_optimizer, optimizer_table, "optimiser")
+DEFINE_PARSE(kd_rbm_schedule_parse, kd_rbm_schedule, schedule_table, "learning-rate schedule")
+DEFINE_PARSE(kd_rbm_mode_parse, kd_rbm_mode, mode_table, "mode")
+#undef DEFINE_PARSE
 
 /* ---- records --------------------------------------------------------------------- */
 
