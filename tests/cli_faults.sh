@@ -10,17 +10,7 @@
 #     before any work, and write nothing.
 set -u
 K=${1:?usage: cli_faults.sh path/to/kadanoff}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*"; }
-check() { # check NAME EXPECTED_STATUS PATTERN -- command...
-  local name=$1 want=$2 pat=$3; shift 4
-  "$@" >"$T/out" 2>"$T/err"; local got=$?
-  if [ "$got" = "$want" ] && grep -qE -- "$pat" "$T/out" "$T/err"; then ok
-  else bad "$name: status $got (want $want), pattern '$pat'"; sed 's/^/  | /' "$T/err" | head -5; fi
-}
+. "$(dirname "$0")/lib_cli.sh"
 
 "$K" sample -L 4 --temps 1.5,2.5,3.5 -n 200 --seed 2 --threads 1 -q -o "$T/d.h5" || bad "data"
 TR=(--threads 1 --seed 5)
@@ -73,5 +63,4 @@ if [ -z "${KADANOFF_SANITIZED:-}" ]; then
   [ -e "$T/r.h5" ] && bad "train-rbm huge wrote a file" || ok
 fi
 
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+lib_cli_done

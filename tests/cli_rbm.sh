@@ -8,13 +8,6 @@
 set -u
 K=${1:?usage: cli_rbm.sh path/to/kadanoff}
 . "$(dirname "$0")/lib_cli.sh"
-nofile() { # nofile NAME PATH...
-  local name=$1; shift
-  if ls "$@" >/dev/null 2>&1; then bad "$name: left $*"; else ok; fi
-}
-same() { # same NAME FILE1 FILE2
-  if cmp -s "$2" "$3"; then ok; else bad "$1: $2 and $3 differ"; fi
-}
 npy() { # npy MODEL DIR: export the arrays of a model
   "$K" export "$1" --npy "$2" -q >/dev/null 2>&1 || bad "export $1"
 }

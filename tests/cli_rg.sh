@@ -4,23 +4,7 @@
 # provenance in the coarse file, and seed/thread reproducibility.
 set -u
 K=${1:?usage: cli_rg.sh path/to/kadanoff}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-check() { # check NAME EXPECTED_STATUS PATTERN -- command...
-  local name=$1 want=$2 pat=$3; shift 4
-  "$@" >"$T/out" 2>"$T/err"; local got=$?
-  if [ "$got" = "$want" ] && grep -qE -- "$pat" "$T/out" "$T/err"; then pass=$((pass+1))
-  else fail=$((fail+1)); echo "FAIL: $name: status $got (want $want), pattern '$pat'"; sed 's/^/  | /' "$T/err" | head -5; fi
-}
-nofile() { # nofile NAME PATH...
-  local name=$1; shift
-  if ls "$@" >/dev/null 2>&1; then fail=$((fail+1)); echo "FAIL: $name: left $*"; else pass=$((pass+1)); fi
-}
-ok() { # ok NAME CONDITION-COMMAND...
-  local name=$1; shift
-  if "$@"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $name"; fi
-}
+. "$(dirname "$0")/lib_cli.sh"
 
 # ---- decimate ----
 check "decimate help" 0 "--chain-size 2M" -- "$K" decimate --help
@@ -28,13 +12,13 @@ check "decimate help" 0 "--chain-size 2M" -- "$K" decimate --help
 check "decimate K=1" 0 "0\.662501373679" -- "$K" decimate --K 1.0 --steps 5
 grep -q "0\.012811542036" "$T/out" && grep -q "exact-mapping check" "$T/out" \
   && grep -q "widths 64-32-16-8-4-2" "$T/out"
-ok "decimate table: K^(4), mapping check, deep network" test $? = 0
+expect "decimate table: K^(4), mapping check, deep network" test $? = 0
 check "decimate -o" 0 "wrote 5 rows" -- "$K" decimate --K 0.5 --steps 5 --chain-size 12 -o "$T/dec.tsv"
-ok "tsv has a header and 5 rows" test "$(grep -vc '^#' "$T/dec.tsv")" = 6
+expect "tsv has a header and 5 rows" test "$(grep -vc '^#' "$T/dec.tsv")" = 6
 # the traced coupling equals the formula: column 5 (|diff|) below 1e-12 on every row
-ok "tsv |K - formula| < 1e-12" awk -F'\t' 'NR>3 { if ($5+0 > 1e-12) bad=1 } END { exit bad }' "$T/dec.tsv"
+expect "tsv |K - formula| < 1e-12" awk -F'\t' 'NR>3 { if ($5+0 > 1e-12) bad=1 } END { exit bad }' "$T/dec.tsv"
 "$K" decimate -q --steps 2 >"$T/out" 2>&1
-ok "decimate -q: status 0, prints nothing" test $? = 0 -a ! -s "$T/out"
+expect "decimate -q: status 0, prints nothing" test $? = 0 -a ! -s "$T/out"
 check "K = 0" 2 "--K must be positive" -- "$K" decimate --K 0
 check "K < 0" 2 "--K must be between" -- "$K" decimate --K=-1
 check "K nan" 2 "--K expects a number" -- "$K" decimate --K nan
@@ -55,10 +39,10 @@ check "coarse file is a 4x4 dataset" 0 "L = 4 \(4 x 4" -- "$K" info "$T/c1.h5"
 check "blockspin 2 threads" 0 "wrote 120" -- "$K" blockspin "$T/d.h5" -b 2 --seed 4 --threads 2 -o "$T/c2.h5"
 check "blockspin b=4" 0 "L=8 -> L=2" -- "$K" blockspin "$T/d.h5" -b 4 -o "$T/c4.h5"
 if "$K" export "$T/c1.h5" --npy "$T/n1" >/dev/null 2>&1 && "$K" export "$T/c2.h5" --npy "$T/n2" >/dev/null 2>&1; then
-  ok "--threads 1 and 2 give the same coarse spins" cmp -s "$T/n1/spins.npy" "$T/n2/spins.npy"
-  ok "provenance: blockspin_b, seed, source" grep -q '"blockspin_b": 2' "$T/n1/attributes.json"
-  ok "provenance: source file" grep -q "\"source_file\": \"$T/d.h5\"" "$T/n1/attributes.json"
-  ok "provenance: source L" grep -q '"source_L": 8' "$T/n1/attributes.json"
+  expect "--threads 1 and 2 give the same coarse spins" cmp -s "$T/n1/spins.npy" "$T/n2/spins.npy"
+  expect "provenance: blockspin_b, seed, source" grep -q '"blockspin_b": 2' "$T/n1/attributes.json"
+  expect "provenance: source file" grep -q "\"source_file\": \"$T/d.h5\"" "$T/n1/attributes.json"
+  expect "provenance: source L" grep -q '"source_L": 8' "$T/n1/attributes.json"
 else
   fail=$((fail+1)); echo "FAIL: export of the coarse files"
 fi
@@ -75,7 +59,6 @@ check "unwritable output" 1 "cannot write '$T/nodir/x.h5'" -- "$K" blockspin "$T
 nofile "nothing left after failures" "$T"/x.h5 "$T"/x.h5.* "$T"/*.tmp* "$T"/*.probe*
 cp "$T/c1.h5" "$T/keep.h5"
 check "failing run keeps old file" 1 "not divisible" -- "$K" blockspin "$T/d.h5" -b 3 -o "$T/keep.h5"
-ok "old file unchanged" cmp -s "$T/c1.h5" "$T/keep.h5"
+expect "old file unchanged" cmp -s "$T/c1.h5" "$T/keep.h5"
 
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+lib_cli_done

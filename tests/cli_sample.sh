@@ -4,19 +4,7 @@
 # byte-identical spins for --threads 1 and 2.
 set -u
 K=${1:?usage: cli_sample.sh path/to/kadanoff}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-check() { # check NAME EXPECTED_STATUS PATTERN -- command...
-  local name=$1 want=$2 pat=$3; shift 4
-  "$@" >"$T/out" 2>"$T/err"; local got=$?
-  if [ "$got" = "$want" ] && grep -qE -- "$pat" "$T/out" "$T/err"; then pass=$((pass+1))
-  else fail=$((fail+1)); echo "FAIL: $name: status $got (want $want), pattern '$pat'"; sed 's/^/  | /' "$T/err" | head -5; fi
-}
-nofile() { # nofile NAME PATH...
-  local name=$1; shift
-  if ls "$@" >/dev/null 2>&1; then fail=$((fail+1)); echo "FAIL: $name: left $*"; else pass=$((pass+1)); fi
-}
+. "$(dirname "$0")/lib_cli.sh"
 
 check "top-level help" 0 "Commands:" -- "$K" --help
 check "version" 0 "^kadanoff [0-9]" -- "$K" --version
@@ -63,5 +51,4 @@ nofile "no temp files after SIGINT" "$T"/keep.h5.*
 check "exact help" 0 "Usage" -- "$K" exact --help
 check "exact table" 0 "-1.745431" -- "$K" exact -L 10 --temps 2.0
 
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+lib_cli_done

@@ -5,26 +5,7 @@
 # options): exit 1 (failure) or 2 (usage), one clear message, no partial output.
 set -u
 K=${1:?usage: cli_thermometer.sh path/to/kadanoff}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-check() { # check NAME EXPECTED_STATUS PATTERN -- command...
-  local name=$1 want=$2 pat=$3; shift 4
-  "$@" >"$T/out" 2>"$T/err"; local got=$?
-  cp "$T/out" "$T/last"
-  if [ "$got" = "$want" ] && grep -qE -- "$pat" "$T/out" "$T/err"; then pass=$((pass+1))
-  else fail=$((fail+1)); echo "FAIL: $name: status $got (want $want), pattern '$pat'"; sed 's/^/  | /' "$T/err" "$T/out" | head -8; fi
-}
-nofile() { # nofile NAME PATH...
-  local name=$1; shift
-  if ls "$@" >/dev/null 2>&1; then fail=$((fail+1)); echo "FAIL: $name: left $*"; else pass=$((pass+1)); fi
-}
-has() { # has NAME PATTERN: the standard output of the last check matches
-  if grep -qE -- "$2" "$T/last"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1: no '$2' in the output"; fi
-}
-same() { # same NAME FILE1 FILE2
-  if cmp -s "$2" "$3"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1: $2 and $3 differ"; fi
-}
+. "$(dirname "$0")/lib_cli.sh"
 
 # data: 4x4 at four temperatures (T = inf included), and a 6x6 lattice for mismatches
 "$K" sample -L 4 --temps 1,2,3,inf -n 40 --seed 2 -q -o "$T/d4.h5" || { echo "FAIL: sample"; exit 1; }
@@ -93,5 +74,4 @@ check "measure: no file" 2 "missing the file to measure" -- "$K" measure
 check "measure: two files" 2 "unexpected argument" -- "$K" measure "$T/d4.h5" "$T/d6.h5"
 nofile "no temporary files left" "$T"/*.tmp* "$T"/*.probe*
 
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+lib_cli_done

@@ -7,11 +7,26 @@ trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
 ok() { pass=$((pass+1)); }
 bad() { fail=$((fail+1)); echo "FAIL: $*"; }
-check() { # check NAME EXPECTED_STATUS PATTERN -- command...
+check() { # check NAME EXPECTED_STATUS PATTERN -- command...  (output kept in $T/last)
   local name=$1 want=$2 pat=$3; shift 4
   "$@" >"$T/out" 2>"$T/err"; local got=$?
+  cp "$T/out" "$T/last"
   if [ "$got" = "$want" ] && grep -qE -- "$pat" "$T/out" "$T/err"; then ok
-  else bad "$name: status $got (want $want), pattern '$pat'"; sed 's/^/  | /' "$T/err" | head -5; fi
+  else bad "$name: status $got (want $want), pattern '$pat'"; sed 's/^/  | /' "$T/err" "$T/out" | head -8; fi
+}
+expect() { # expect NAME COMMAND...: the command succeeds
+  local name=$1; shift
+  if "$@"; then ok; else bad "$name"; fi
+}
+has() { # has NAME PATTERN: the standard output of the last check matches
+  if grep -qE -- "$2" "$T/last"; then ok; else bad "$1: no '$2' in the output"; fi
+}
+nofile() { # nofile NAME PATH...: none of the paths exists
+  local name=$1; shift
+  if ls "$@" >/dev/null 2>&1; then bad "$name: left $*"; else ok; fi
+}
+same() { # same NAME FILE1 FILE2: the files are identical
+  if cmp -s "$2" "$3"; then ok; else bad "$1: $2 and $3 differ"; fi
 }
 lib_cli_done() { # the "N passed, N failed" line; exit status 1 on any failure
   echo "$pass passed, $fail failed"
