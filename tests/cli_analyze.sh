@@ -8,51 +8,22 @@
 set -u
 
 KD=${1:?usage: cli_analyze.sh /path/to/kadanoff}
-passed=0
-failed=0
-skipped=0
-T=$(mktemp -d "${TMPDIR:-/tmp}/kd_cli_analyze.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-        [ "${KD_TEST_VERBOSE:-0}" != 0 ] && echo "ok  : $what"
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $what"
-    fi
-    return 0
-}
-skip() {
-    skipped=$((skipped + 1))
-    echo "skip: $*"
-}
-run() { # exit status in $rc, stdout in $T/out, stderr in $T/err
-    "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-}
-status_is() { [ "$rc" -eq "$1" ]; }
-err_has() { grep -qF -- "$1" "$T/err"; }
-out_has() { grep -qF -- "$1" "$T/out"; }
+. "$(dirname "$0")/lib_cli.sh"
 png_ok() { [ -s "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; }
-no_temp_files() { [ -z "$(find "$1" -name '*.tmp.*' 2>/dev/null)" ]; }
 
 expect_fail() { # expect_fail STATUS PHRASE DESCRIPTION CMD...
     local want=$1 phrase=$2 what=$3
     shift 3
     run "$@"
-    check "$what: exit $want (got $rc)" status_is "$want"
-    check "$what: message says '$phrase'" err_has "$phrase"
+    expect "$what: exit $want (got $rc)" status_is "$want"
+    expect "$what: message says '$phrase'" err_has "$phrase"
 }
 
 # ---- usage ---------------------------------------------------------------------
 run "$KD" analyze --help
-check "analyze --help: exit 0" status_is 0
-check "analyze --help: usage on stdout" out_has "Usage: kadanoff analyze"
-check "analyze --help: documents --data" out_has "--data FILE.h5"
+expect "analyze --help: exit 0" status_is 0
+expect "analyze --help: usage on stdout" out_has "Usage: kadanoff analyze"
+expect "analyze --help: documents --data" out_has "--data FILE.h5"
 expect_fail 2 "no MODEL.h5 given" "analyze without a model" "$KD" analyze -o "$T/x"
 expect_fail 2 "-o/--output DIR is required" "analyze without -o" "$KD" analyze m.h5
 expect_fail 2 "--top must be between" "analyze --top 0" "$KD" analyze m.h5 --top 0 -o "$T/x"
@@ -60,13 +31,13 @@ expect_fail 2 "unknown option '--bogus'" "analyze --bogus" "$KD" analyze m.h5 --
 expect_fail 2 "needs a value" "analyze --data without a value" "$KD" analyze m.h5 -o "$T/x" --data
 expect_fail 2 "--temps needs --data" "analyze --temps without --data" "$KD" analyze m.h5 --temps 1 -o "$T/x"
 expect_fail 2 "unexpected argument" "analyze with two models" "$KD" analyze a.h5 b.h5 -o "$T/x"
-check "usage errors create no output directory" test ! -e "$T/x"
+expect "usage errors create no output directory" test ! -e "$T/x"
 
 # ---- bad model files -------------------------------------------------------------
 expect_fail 1 "$T/missing.h5" "analyze a missing file" "$KD" analyze "$T/missing.h5" -o "$T/x"
 printf 'not hdf5\n' >"$T/text.h5"
 expect_fail 1 "$T/text.h5" "analyze a text file" "$KD" analyze "$T/text.h5" -o "$T/x"
-check "failed runs create no output directory" test ! -e "$T/x"
+expect "failed runs create no output directory" test ! -e "$T/x"
 
 # ---- a tiny model ------------------------------------------------------------------
 data="$T/data.h5"
@@ -75,7 +46,7 @@ if ! status_is 0; then
     skip "kadanoff sample failed (exit $rc): no data for the end-to-end tests"
 else
     expect_fail 1 "kadanoff-rbm" "analyze a dataset as a model" "$KD" analyze "$data" -o "$T/x"
-    check "a foreign file creates no output directory" test ! -e "$T/x"
+    expect "a foreign file creates no output directory" test ! -e "$T/x"
 
     model="$T/rbm.h5"
     # The option names of train-rbm are read from its help text.
@@ -88,37 +59,37 @@ else
     else
         out="$T/an"
         run "$KD" analyze "$model" -o "$out" --top 4
-        check "analyze: exit 0 (got $rc; $(head -c 300 "$T/err"))" status_is 0
-        check "analyze prints the W W^T spectrum" out_has "eigenvalues of W W^T"
-        check "analyze prints the singular values" out_has "singular values of W"
-        check "analyze prints the Fourier table" out_has "wavelength"
+        expect "analyze: exit 0 (got $rc; $(head -c 300 "$T/err"))" status_is 0
+        expect "analyze prints the W W^T spectrum" out_has "eigenvalues of W W^T"
+        expect "analyze prints the singular values" out_has "singular values of W"
+        expect "analyze prints the Fourier table" out_has "wavelength"
         for f in spectrum singular_values fourier eigenvectors hidden_units gram displacement; do
-            check "figure $f: data file" test -s "$out/figures/$f.dat"
-            check "figure $f: gnuplot script" test -s "$out/figures/$f.gp"
+            expect "figure $f: data file" test -s "$out/figures/$f.dat"
+            expect "figure $f: gnuplot script" test -s "$out/figures/$f.gp"
         done
-        check "report.md written" test -s "$out/report.md"
-        check "report.html written" test -s "$out/report.html"
-        check "report.html makes no external request" sh -c "! grep -qE 'https?://' '$out/report.html'"
-        check "no temporary files left" no_temp_files "$out"
+        expect "report.md written" test -s "$out/report.md"
+        expect "report.html written" test -s "$out/report.html"
+        expect "report.html makes no external request" sh -c "! grep -qE 'https?://' '$out/report.html'"
+        expect "no temporary files left" no_temp_files "$out"
         if command -v gnuplot >/dev/null 2>&1; then
             for f in spectrum eigenvectors hidden_units gram; do
-                check "figure $f: PNG with PNG signature" png_ok "$out/figures/$f.png"
+                expect "figure $f: PNG with PNG signature" png_ok "$out/figures/$f.png"
             done
-            check "report.html embeds the figures" grep -q 'src="data:image/png;base64,' "$out/report.html"
+            expect "report.html embeds the figures" grep -q 'src="data:image/png;base64,' "$out/report.html"
         else
             skip "gnuplot not installed: PNGs not checked"
         fi
 
         run "$KD" analyze "$model" --data "$data" -o "$T/an_data" --top 4 --no-svg
-        check "analyze --data: exit 0 (got $rc)" status_is 0
-        check "analyze --data: comparison printed" out_has "subspace overlap"
-        check "analyze --data: training temperatures used" out_has "training temperatures"
-        check "analyze --data: W W^T vs C figure data" test -s "$T/an_data/figures/gram_vs_correlation.dat"
-        check "analyze --data: eigenvectors of C" test -s "$T/an_data/figures/eigenvectors_data.gp"
+        expect "analyze --data: exit 0 (got $rc)" status_is 0
+        expect "analyze --data: comparison printed" out_has "subspace overlap"
+        expect "analyze --data: training temperatures used" out_has "training temperatures"
+        expect "analyze --data: W W^T vs C figure data" test -s "$T/an_data/figures/gram_vs_correlation.dat"
+        expect "analyze --data: eigenvectors of C" test -s "$T/an_data/figures/eigenvectors_data.gp"
 
         run "$KD" analyze "$model" --data "$data" --temps 2.25 -o "$T/an_t" -q --no-render
-        check "analyze --temps 2.25: exit 0 (got $rc)" status_is 0
-        check "analyze -q prints nothing" test ! -s "$T/out"
+        expect "analyze --temps 2.25: exit 0 (got $rc)" status_is 0
+        expect "analyze -q prints nothing" test ! -s "$T/out"
 
         expect_fail 1 "no configuration at the selected temperatures" "analyze --temps 9" \
             "$KD" analyze "$model" --data "$data" --temps 9 -o "$T/an_9"
@@ -130,21 +101,16 @@ else
 
         # Without gnuplot: success, a warning, data and scripts kept, no PNG.
         run env PATH=/nonexistent "$KD" analyze "$model" -o "$T/an_nognu" --top 4
-        check "without gnuplot: exit 0 (got $rc)" status_is 0
-        check "without gnuplot: warning says so" err_has "gnuplot not found"
-        check "without gnuplot: script kept" test -s "$T/an_nognu/figures/spectrum.gp"
-        check "without gnuplot: no PNG" test ! -e "$T/an_nognu/figures/spectrum.png"
-        check "without gnuplot: report still written" test -s "$T/an_nognu/report.html"
+        expect "without gnuplot: exit 0 (got $rc)" status_is 0
+        expect "without gnuplot: warning says so" err_has "gnuplot not found"
+        expect "without gnuplot: script kept" test -s "$T/an_nognu/figures/spectrum.gp"
+        expect "without gnuplot: no PNG" test ! -e "$T/an_nognu/figures/spectrum.png"
+        expect "without gnuplot: report still written" test -s "$T/an_nognu/report.html"
 
         run "$KD" analyze "$model" -o "$T/an_norender" --no-render
-        check "--no-render: exit 0, no warning" sh -c "[ $rc -eq 0 ] && ! grep -q warning '$T/err'"
-        check "--no-render: no PNG" test ! -e "$T/an_norender/figures/spectrum.png"
+        expect "--no-render: exit 0, no warning" sh -c "[ $rc -eq 0 ] && ! grep -q warning '$T/err'"
+        expect "--no-render: no PNG" test ! -e "$T/an_norender/figures/spectrum.png"
     fi
 fi
 
-if [ "$skipped" -gt 0 ]; then
-    echo "$passed passed, $failed failed, $skipped skipped"
-else
-    echo "$passed passed, $failed failed"
-fi
-[ "$failed" -eq 0 ]
+lib_cli_done

@@ -9,55 +9,23 @@ set -u
 
 KD=${1:?usage: cli_io.sh /path/to/kadanoff}
 PY=/usr/bin/python3
-passed=0
-failed=0
-skipped=0
-T=$(mktemp -d "${TMPDIR:-/tmp}/kd_cli_io.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-
-check() { # check DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-        [ "${KD_TEST_VERBOSE:-0}" != 0 ] && echo "ok  : $what"
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $what"
-    fi
-    return 0
-}
-skip() {
-    skipped=$((skipped + 1))
-    echo "skip: $*"
-}
-
-# run CMD...: exit status in $rc, stdout in $T/out, stderr in $T/err
-run() {
-    "$@" >"$T/out" 2>"$T/err"
-    rc=$?
-}
-# Exit status is exactly $1 (and so not a crash: signals give 128+n).
-status_is() { [ "$rc" -eq "$1" ]; }
-err_has() { grep -qF -- "$1" "$T/err"; }
-out_has() { grep -qF -- "$1" "$T/out"; }
-no_temp_files() { [ -z "$(find "$1" -name '*.tmp*' 2>/dev/null)" ]; }
+. "$(dirname "$0")/lib_cli.sh"
 
 # expect_fail STATUS PHRASE DESCRIPTION CMD...: fails with STATUS, stderr has PHRASE
 expect_fail() {
     local want=$1 phrase=$2 what=$3
     shift 3
     run "$@"
-    check "$what: exit $want (got $rc)" status_is "$want"
-    check "$what: message says '$phrase'" err_has "$phrase"
-    check "$what: nothing on stdout" test ! -s "$T/out"
+    expect "$what: exit $want (got $rc)" status_is "$want"
+    expect "$what: message says '$phrase'" err_has "$phrase"
+    expect "$what: nothing on stdout" test ! -s "$T/out"
 }
 
 # ---- usage ------------------------------------------------------------------
 for c in info export; do
     run "$KD" "$c" --help
-    check "$c --help: exit 0" status_is 0
-    check "$c --help: usage on stdout" out_has "Usage: kadanoff $c"
+    expect "$c --help: exit 0" status_is 0
+    expect "$c --help: usage on stdout" out_has "Usage: kadanoff $c"
 done
 expect_fail 2 "no FILE given" "info without a file" "$KD" info
 expect_fail 2 "unknown option '--bogus'" "info --bogus" "$KD" info --bogus x.h5
@@ -66,19 +34,19 @@ expect_fail 2 "no FILE given" "export without a file" "$KD" export --npy "$T/x"
 expect_fail 2 "--npy DIR is required" "export without --npy" "$KD" export x.h5
 expect_fail 2 "needs a value" "export --npy without a value" "$KD" export x.h5 --npy
 expect_fail 2 "unknown option '--zip'" "export --zip" "$KD" export x.h5 --zip "$T/x"
-check "usage errors create no directory" test ! -e "$T/x"
+expect "usage errors create no directory" test ! -e "$T/x"
 
 # ---- files that are not kadanoff files ----------------------------------------------
 missing="$T/missing.h5"
 expect_fail 1 "$missing: cannot open" "info on a missing file" "$KD" info "$missing"
 expect_fail 1 "$missing" "export of a missing file" "$KD" export "$missing" --npy "$T/x"
-check "failed export creates no directory" test ! -e "$T/x"
+expect "failed export creates no directory" test ! -e "$T/x"
 
 text="$T/notes.h5"
 printf 'T,e\n1,-2\n' >"$text"
 expect_fail 1 "$text: not an HDF5 file" "info on a text file" "$KD" info "$text"
 expect_fail 1 "$text: not an HDF5 file" "export of a text file" "$KD" export "$text" --npy "$T/x"
-check "failed export creates no directory" test ! -e "$T/x"
+expect "failed export creates no directory" test ! -e "$T/x"
 
 empty="$T/empty.h5"
 : >"$empty"
@@ -151,7 +119,7 @@ with h5py.File(T + '/model.h5', 'w') as f:
 with h5py.File(T + '/plain.h5', 'w') as f:
     f['x'] = np.zeros(3)
 EOF
-    [ $? -eq 0 ] || { echo "FAIL: building fixtures with h5py"; failed=$((failed + 1)); have_h5py=0; }
+    [ $? -eq 0 ] || { echo "FAIL: building fixtures with h5py"; fail=$((fail + 1)); have_h5py=0; }
 else
     skip "h5py fixtures: /usr/bin/python3 with h5py and numpy not available"
 fi
@@ -167,18 +135,18 @@ fi
 # ---- good files -------------------------------------------------------------------------------
 describe_good() { # FILE LATTICE-LINE
     run "$KD" info "$1"
-    check "info $(basename "$1"): exit 0" status_is 0
-    check "info $(basename "$1"): names the format" out_has "kadanoff-dataset"
-    check "info $(basename "$1"): lattice line" out_has "$2"
-    check "info $(basename "$1"): summary table" out_has "e +- err"
-    check "info $(basename "$1"): nothing on stderr" test ! -s "$T/err"
+    expect "info $(basename "$1"): exit 0" status_is 0
+    expect "info $(basename "$1"): names the format" out_has "kadanoff-dataset"
+    expect "info $(basename "$1"): lattice line" out_has "$2"
+    expect "info $(basename "$1"): summary table" out_has "e +- err"
+    expect "info $(basename "$1"): nothing on stderr" test ! -s "$T/err"
 }
 if [ $have_h5py = 1 ]; then
     describe_good "$T/square.h5" "square, L = 6"
-    check "info square.h5: temperatures with counts" out_has "inf x 4"
-    check "info square.h5: seed above 2^63" out_has "seed 18446744073709551615"
+    expect "info square.h5: temperatures with counts" out_has "inf x 4"
+    expect "info square.h5: seed above 2^63" out_has "seed 18446744073709551615"
     describe_good "$T/chain.h5" "chain, L = 12"
-    check "info chain.h5: T = 0 counted" out_has "0 x 5"
+    expect "info chain.h5: T = 0 counted" out_has "0 x 5"
 fi
 if [ $sampled = 1 ]; then
     describe_good "$T/sampled.h5" "square, L = 4"
@@ -186,13 +154,13 @@ fi
 
 if [ $have_h5py = 1 ]; then
     run "$KD" export "$T/square.h5" --npy "$T/npy/square"
-    check "export square.h5: exit 0" status_is 0
+    expect "export square.h5: exit 0" status_is 0
     for a in spins temperature energy magnetization summary correlation correlation_err; do
-        check "export square.h5: $a.npy written" test -s "$T/npy/square/$a.npy"
+        expect "export square.h5: $a.npy written" test -s "$T/npy/square/$a.npy"
     done
-    check "export: summary_columns.txt and attributes.json" \
+    expect "export: summary_columns.txt and attributes.json" \
         test -s "$T/npy/square/summary_columns.txt" -a -s "$T/npy/square/attributes.json"
-    check "export: no temporary files" no_temp_files "$T/npy"
+    expect "export: no temporary files" no_temp_files "$T/npy"
     "$PY" - "$T/square.h5" "$T/npy/square" <<'EOF'
 import sys, json, h5py, numpy as np
 src, d = sys.argv[1], sys.argv[2]
@@ -210,48 +178,48 @@ attrs = json.load(open(f'{d}/attributes.json'))
 assert attrs['seed'] == 2**64 - 1 and attrs['lattice'] == 'square' and attrs['J'] == 1.0
 assert attrs['format'] == 'kadanoff-dataset'
 EOF
-    check "export: numpy/json read back exactly what h5py reads from the file" test $? -eq 0
+    expect "export: numpy/json read back exactly what h5py reads from the file" test $? -eq 0
 
     # chain: spins (n, L); re-export into the same directory replaces files
     run "$KD" export -q "$T/chain.h5" --npy "$T/npy/square"
-    check "export -q chain.h5 over an existing export: exit 0, silent" \
+    expect "export -q chain.h5 over an existing export: exit 0, silent" \
         test "$rc" -eq 0 -a ! -s "$T/out"
     "$PY" -c "import numpy as np; s = np.load('$T/npy/square/spins.npy'); assert s.shape == (10, 12) and s.dtype == np.int8 and set(np.unique(s)) <= {-1, 1}"
-    check "export chain.h5: spins (n, L) int8" test $? -eq 0
+    expect "export chain.h5: spins (n, L) int8" test $? -eq 0
 
     # another kadanoff format
     run "$KD" info "$T/model.h5"
-    check "info model.h5 (unknown format): exit 0" status_is 0
-    check "info model.h5: format tag shown" out_has "kadanoff-rbm"
-    check "info model.h5: attribute listed" out_has "nv"
-    check "info model.h5: objects with shapes" out_has "/weights"
-    check "info model.h5: shape of /weights" out_has "(16, 3)"
-    check "info model.h5: nested dataset" out_has "/layer1/bias"
+    expect "info model.h5 (unknown format): exit 0" status_is 0
+    expect "info model.h5: format tag shown" out_has "kadanoff-rbm"
+    expect "info model.h5: attribute listed" out_has "nv"
+    expect "info model.h5: objects with shapes" out_has "/weights"
+    expect "info model.h5: shape of /weights" out_has "(16, 3)"
+    expect "info model.h5: nested dataset" out_has "/layer1/bias"
     run "$KD" export "$T/model.h5" --npy "$T/npy/model"
-    check "export model.h5: exit 0" status_is 0
-    check "export model.h5: weights.npy and layer1.bias.npy" \
+    expect "export model.h5: exit 0" status_is 0
+    expect "export model.h5: weights.npy and layer1.bias.npy" \
         test -s "$T/npy/model/weights.npy" -a -s "$T/npy/model/layer1.bias.npy"
-    check "export model.h5: string array skipped with a warning" err_has "skipping '/names'"
+    expect "export model.h5: string array skipped with a warning" err_has "skipping '/names'"
     "$PY" -c "import numpy as np; w = np.load('$T/npy/model/weights.npy'); assert w.dtype == np.float32 and (w == np.arange(48).reshape(16, 3)).all()"
-    check "export model.h5: float32 weights exact" test $? -eq 0
+    expect "export model.h5: float32 weights exact" test $? -eq 0
 
     # foreign and damaged HDF5
     expect_fail 1 "$T/plain.h5: HDF5 file without a 'format' attribute" \
         "info on HDF5 without a format tag" "$KD" info "$T/plain.h5"
     expect_fail 1 "'format'" "export of HDF5 without a format tag" \
         "$KD" export "$T/plain.h5" --npy "$T/x"
-    check "failed export creates no directory" test ! -e "$T/x"
+    expect "failed export creates no directory" test ! -e "$T/x"
     expect_fail 1 "value 3 at configuration 1" "export of a dataset with spin 3" \
         "$KD" export "$T/spin3.h5" --npy "$T/x"
-    check "failed export creates no directory" test ! -e "$T/x"
+    expect "failed export creates no directory" test ! -e "$T/x"
 
     size=$(stat -c %s "$T/square.h5")
     head -c $((size / 2)) "$T/square.h5" >"$T/truncated.h5"
     expect_fail 1 "$T/truncated.h5" "info on a truncated file" "$KD" info "$T/truncated.h5"
-    check "truncated: says truncated" err_has "truncated"
+    expect "truncated: says truncated" err_has "truncated"
     expect_fail 1 "$T/truncated.h5" "export of a truncated file" \
         "$KD" export "$T/truncated.h5" --npy "$T/x"
-    check "failed export creates no directory" test ! -e "$T/x"
+    expect "failed export creates no directory" test ! -e "$T/x"
 
     # unwritable output directory: below a regular file (permissions do not bind root)
     : >"$T/regular"
@@ -269,5 +237,4 @@ EOF
     fi
 fi
 
-echo "$passed passed, $failed failed$([ $skipped -gt 0 ] && echo ", $skipped skipped")"
-[ "$failed" -eq 0 ]
+lib_cli_done

@@ -4,7 +4,7 @@
 # lib_cli_done reports.
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
+pass=0 fail=0 skipped=0
 ok() { pass=$((pass+1)); }
 bad() { fail=$((fail+1)); echo "FAIL: $*"; }
 check() { # check NAME EXPECTED_STATUS PATTERN -- command...  (output kept in $T/last)
@@ -28,7 +28,16 @@ nofile() { # nofile NAME PATH...: none of the paths exists
 same() { # same NAME FILE1 FILE2: the files are identical
   if cmp -s "$2" "$3"; then ok; else bad "$1: $2 and $3 differ"; fi
 }
-lib_cli_done() { # the "N passed, N failed" line; exit status 1 on any failure
-  echo "$pass passed, $fail failed"
+skip() { skipped=$((skipped+1)); echo "skip: $*"; }
+run() { # run COMMAND...: exit status in $rc, stdout in $T/out, stderr in $T/err
+  "$@" >"$T/out" 2>"$T/err"; rc=$?
+}
+# after run: the exit status is exactly $1 (so not a crash: signals give 128+n)
+status_is() { [ "$rc" -eq "$1" ]; }
+err_has() { grep -qF -- "$1" "$T/err"; }
+out_has() { grep -qF -- "$1" "$T/out"; }
+no_temp_files() { [ -z "$(find "$1" -name '*.tmp*' 2>/dev/null)" ]; }
+lib_cli_done() { # the "N passed, N failed[, N skipped]" line; exit status 1 on any failure
+  echo "$pass passed, $fail failed$([ "$skipped" -gt 0 ] && echo ", $skipped skipped")"
   [ "$fail" -eq 0 ]
 }
