@@ -3,8 +3,8 @@
  * helpers that change one attribute, dataset or byte of an HDF5 file with the
  * HDF5 C API (or plain stdio), so that each test can say exactly what is
  * wrong with the file it hands to a reader. Header-only (static inline
- * functions, so a test may use only some): test_malformed, test_io and
- * test_rbm_file include it. Each returns 1 on success, 0 on failure.
+ * functions, so a test may use only some): test_malformed, test_io,
+ * test_rbm_file and test_nn include it. Each returns 1 on success, 0 on failure.
  */
 #ifndef KD_TEST_H5_EDIT_H
 #define KD_TEST_H5_EDIT_H
@@ -58,6 +58,36 @@ static inline int h5e_set_int(const char *path, const char *obj, const char *nam
 static inline int h5e_set_uint(const char *path, const char *obj, const char *name, unsigned long long v)
 {
     return h5e_set_attr(path, obj, name, H5T_STD_U64LE, H5T_NATIVE_ULLONG, &v);
+}
+
+/* A scalar string attribute (fixed-length, NUL-terminated). */
+static inline int h5e_set_string(const char *path, const char *obj, const char *name, const char *value)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(value) + 1);
+    int ok = h5e_set_attr(path, obj, name, t, t, value);
+    H5Tclose(t);
+    return ok;
+}
+
+/* Delete attribute `name` of object `obj`. */
+static inline int h5e_delete_attr(const char *path, const char *obj, const char *name)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0)
+        return 0;
+    int ok = H5Adelete_by_name(f, obj, name, H5P_DEFAULT) >= 0;
+    return H5Fclose(f) >= 0 && ok;
+}
+
+/* Delete the link `name` (a dataset or group). */
+static inline int h5e_delete(const char *path, const char *name)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0)
+        return 0;
+    int ok = H5Ldelete(f, name, H5P_DEFAULT) >= 0;
+    return H5Fclose(f) >= 0 && ok;
 }
 
 /* Replace (or create) dataset `name`, stored as ftype, from data of memory

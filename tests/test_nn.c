@@ -18,6 +18,7 @@
 #include "kadanoff/kadanoff.h"
 #include "kadanoff/nn.h"
 #include "nn/nn_internal.h"
+#include "h5_edit.h"
 #include "testing.h"
 
 static char tmpdir[256];
@@ -587,64 +588,6 @@ static void test_roundtrip(const kd_thermometer *th)
 
 /* ---- damaged files ---------------------------------------------------------------------- */
 
-static int copy_file(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    int ok = in && out, c;
-    while (ok && (c = fgetc(in)) != EOF)
-        fputc(c, out);
-    if (in)
-        fclose(in);
-    if (out && fclose(out) != 0)
-        ok = 0;
-    return ok;
-}
-
-static int put_dataset(const char *path, const char *name, hid_t type, int rank,
-                       const hsize_t *dims, const void *data)
-{
-    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    if (f < 0)
-        return 0;
-    if (H5Lexists(f, name, H5P_DEFAULT) > 0)
-        H5Ldelete(f, name, H5P_DEFAULT);
-    int ok = 1;
-    if (data) {
-        hid_t sp = H5Screate_simple(rank, dims, NULL);
-        hid_t ds = H5Dcreate2(f, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        ok = ds >= 0 && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0;
-        if (ds >= 0)
-            H5Dclose(ds);
-        H5Sclose(sp);
-    }
-    return H5Fclose(f) >= 0 && ok;
-}
-
-static int put_attr(const char *path, const char *name, const char *svalue, long long ivalue)
-{
-    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    if (f < 0)
-        return 0;
-    if (H5Aexists(f, name) > 0)
-        H5Adelete(f, name);
-    hid_t sp = H5Screate(H5S_SCALAR), t, a;
-    int ok;
-    if (svalue) {
-        t = H5Tcopy(H5T_C_S1);
-        H5Tset_size(t, strlen(svalue) + 1);
-        a = H5Acreate2(f, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-        ok = a >= 0 && H5Awrite(a, t, svalue) >= 0;
-        H5Tclose(t);
-    } else {
-        a = H5Acreate2(f, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-        ok = a >= 0 && H5Awrite(a, H5T_NATIVE_LLONG, &ivalue) >= 0;
-    }
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    return H5Fclose(f) >= 0 && ok;
-}
-
 static void expect_reject(const char *path, const char *phrase1, const char *phrase2,
                           const char *what)
 {
@@ -783,71 +726,71 @@ static void test_damaged(void)
     const char *good = tmp_path("model.h5"), *bad = tmp_path("bad.h5");
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 
-    copy_file(good, bad);
-    put_attr(bad, "format", "kadanoff-dataset", 0);
+    h5e_copy(good, bad);
+    h5e_set_string(bad, "/", "format", "kadanoff-dataset");
     expect_reject(bad, "kadanoff-thermometer", NULL, "wrong format tag");
 
-    copy_file(good, bad);
-    put_attr(bad, "format_version", NULL, 2);
+    h5e_copy(good, bad);
+    h5e_set_int(bad, "/", "format_version", 2);
     expect_reject(bad, "format_version", NULL, "newer format version");
 
     float w[16 * 7] = {0};
     hsize_t d2[2] = {16, 7};
-    copy_file(good, bad);
-    put_dataset(bad, "/layer1/weights", H5T_NATIVE_FLOAT, 2, d2, w);
+    h5e_copy(good, bad);
+    h5e_put(bad, "/layer1/weights", H5T_NATIVE_FLOAT, H5T_NATIVE_FLOAT, 2, d2, w);
     expect_reject(bad, "'/layer1/weights' has shape (16, 7)", "expected (16, 8)",
                   "weights of the wrong shape");
 
     hsize_t d1[1] = {5};
-    copy_file(good, bad);
-    put_dataset(bad, "/layer3/bias", H5T_NATIVE_FLOAT, 1, d1, w);
+    h5e_copy(good, bad);
+    h5e_put(bad, "/layer3/bias", H5T_NATIVE_FLOAT, H5T_NATIVE_FLOAT, 1, d1, w);
     expect_reject(bad, "'/layer3/bias'", "expected (4)", "output bias of the wrong length");
 
     double wd[16 * 8] = {0};
     hsize_t d3[2] = {16, 8};
-    copy_file(good, bad);
-    put_dataset(bad, "/layer1/weights", H5T_NATIVE_DOUBLE, 2, d3, wd);
+    h5e_copy(good, bad);
+    h5e_put(bad, "/layer1/weights", H5T_NATIVE_DOUBLE, H5T_NATIVE_DOUBLE, 2, d3, wd);
     expect_reject(bad, "'/layer1/weights' has element type float64", "expected float32",
                   "float64 weights");
 
     float wn[16 * 8] = {0};
     wn[37] = NAN;
-    copy_file(good, bad);
-    put_dataset(bad, "/layer1/weights", H5T_NATIVE_FLOAT, 2, d3, wn);
+    h5e_copy(good, bad);
+    h5e_put(bad, "/layer1/weights", H5T_NATIVE_FLOAT, H5T_NATIVE_FLOAT, 2, d3, wn);
     expect_reject(bad, "'/layer1/weights'", "expected finite", "NaN weight");
 
     int64_t hs[2] = {8, 9};
     hsize_t dh[1] = {2};
-    copy_file(good, bad);
-    put_dataset(bad, "/hidden_sizes", H5T_NATIVE_INT64, 1, dh, hs);
+    h5e_copy(good, bad);
+    h5e_put(bad, "/hidden_sizes", H5T_NATIVE_INT64, H5T_NATIVE_INT64, 1, dh, hs);
     expect_reject(bad, "'/layer2/weights' has shape (8, 6)", "expected (8, 9)",
                   "hidden sizes inconsistent with the layers");
 
-    copy_file(good, bad);
-    put_attr(bad, "hidden_layers", NULL, 3);
+    h5e_copy(good, bad);
+    h5e_set_int(bad, "/", "hidden_layers", 3);
     expect_reject(bad, "'/hidden_sizes' has shape (2)", "expected (3)",
                   "hidden_layers inconsistent with /hidden_sizes");
 
     double T[4] = {0.0, 2.5, 1.0, INFINITY};
     hsize_t dt[1] = {4};
-    copy_file(good, bad);
-    put_dataset(bad, "/temperatures", H5T_NATIVE_DOUBLE, 1, dt, T);
+    h5e_copy(good, bad);
+    h5e_put(bad, "/temperatures", H5T_NATIVE_DOUBLE, H5T_NATIVE_DOUBLE, 1, dt, T);
     expect_reject(bad, "'/temperatures'", "increasing", "unsorted class temperatures");
 
-    copy_file(good, bad);
-    put_attr(bad, "inputs", NULL, 25);
+    h5e_copy(good, bad);
+    h5e_set_int(bad, "/", "inputs", 25);
     expect_reject(bad, "'inputs' is 25", "expected 16", "inputs inconsistent with L");
 
-    copy_file(good, bad);
-    put_dataset(bad, "/layer2/bias", 0, 0, NULL, NULL);
+    h5e_copy(good, bad);
+    h5e_delete(bad, "/layer2/bias");
     expect_reject(bad, "/layer2/bias", NULL, "missing bias");
 
-    copy_file(good, bad);
-    put_attr(bad, "activation", "softsign", 0);
+    h5e_copy(good, bad);
+    h5e_set_string(bad, "/", "activation", "softsign");
     expect_reject(bad, "'activation' is 'softsign'", NULL, "unknown activation");
 
-    copy_file(good, bad);
-    put_attr(bad, "epochs_done", NULL, 7);
+    h5e_copy(good, bad);
+    h5e_set_int(bad, "/", "epochs_done", 7);
     expect_reject(bad, "'/history'", "7 rows", "history shorter than epochs_done");
 
     FILE *f = fopen(bad, "w");

@@ -401,81 +401,6 @@ static void test_resume(void)
 
 /* ---- damaged files ---------------------------------------------------------------- */
 
-static int copy_file(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
-    int ok = in && out, c;
-    while (ok && (c = fgetc(in)) != EOF)
-        fputc(c, out);
-    if (in)
-        fclose(in);
-    if (out && fclose(out) != 0)
-        ok = 0;
-    return ok;
-}
-
-/* Replace (or create) dataset `name` with native-typed data. */
-static int replace_dataset(const char *path, const char *name, hid_t type, int rank,
-                           const hsize_t *dims, const void *data)
-{
-    return h5e_put(path, name, type, type, rank, dims, data);
-}
-
-static int set_attr_string(const char *path, const char *obj, const char *name,
-                           const char *value)
-{
-    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    if (f < 0)
-        return 0;
-    if (H5Aexists_by_name(f, obj, name, H5P_DEFAULT) > 0)
-        H5Adelete_by_name(f, obj, name, H5P_DEFAULT);
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, strlen(value) + 1);
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate_by_name(f, obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = a >= 0 && H5Awrite(a, t, value) >= 0;
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-    return H5Fclose(f) >= 0 && ok;
-}
-
-static int set_attr_int(const char *path, const char *obj, const char *name, long long value)
-{
-    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    if (f < 0)
-        return 0;
-    if (H5Aexists_by_name(f, obj, name, H5P_DEFAULT) > 0)
-        H5Adelete_by_name(f, obj, name, H5P_DEFAULT);
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate_by_name(f, obj, name, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT,
-                                H5P_DEFAULT);
-    int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_LLONG, &value) >= 0;
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    return H5Fclose(f) >= 0 && ok;
-}
-
-static int delete_attr(const char *path, const char *obj, const char *name)
-{
-    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    if (f < 0)
-        return 0;
-    int ok = H5Adelete_by_name(f, obj, name, H5P_DEFAULT) >= 0;
-    return H5Fclose(f) >= 0 && ok;
-}
-
-static int delete_object(const char *path, const char *name)
-{
-    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    if (f < 0)
-        return 0;
-    int ok = H5Ldelete(f, name, H5P_DEFAULT) >= 0;
-    return H5Fclose(f) >= 0 && ok;
-}
-
 /* Reading `path` as a model fails with `want`; the message names the file
  * and contains `phrase`. dbn: read as a DBN. */
 static void expect_error(const char *path, int dbn, kd_status want, const char *phrase,
@@ -514,81 +439,81 @@ static void test_damaged(void)
     float *w = calloc(9 * 6, sizeof *w);
     float *vel = calloc(np, sizeof *vel);
 
-    copy_file(good, p);
-    replace_dataset(p, "/W", H5T_NATIVE_FLOAT, 2, w_wrong, w);
+    h5e_copy(good, p);
+    h5e_put(p, "/W", H5T_NATIVE_FLOAT, H5T_NATIVE_FLOAT, 2, w_wrong, w);
     expect_error(p, 0, KD_ERR_FORMAT, "'/W' has shape (9, 6), expected (9, 5)", "W of wrong shape");
 
-    copy_file(good, p);
+    h5e_copy(good, p);
     const hsize_t w_dims[2] = {9, 5};
     w[7] = NAN;
-    replace_dataset(p, "/W", H5T_NATIVE_FLOAT, 2, w_dims, w);
+    h5e_put(p, "/W", H5T_NATIVE_FLOAT, H5T_NATIVE_FLOAT, 2, w_dims, w);
     expect_error(p, 0, KD_ERR_FORMAT, "W[1][2] is nan", "NaN weight");
 
-    copy_file(good, p);
+    h5e_copy(good, p);
     w[7] = 0;
-    replace_dataset(p, "/W", H5T_NATIVE_DOUBLE, 2, w_dims, (double[45]){0});
+    h5e_put(p, "/W", H5T_NATIVE_DOUBLE, H5T_NATIVE_DOUBLE, 2, w_dims, (double[45]){0});
     expect_error(p, 0, KD_ERR_FORMAT, "float64, expected float32", "float64 weights");
 
-    copy_file(good, p);
+    h5e_copy(good, p);
     const hsize_t one = 9;
-    replace_dataset(p, "/visible_bias", H5T_NATIVE_FLOAT, 1, &one, (float[9]){0, 0, 0.5f});
+    h5e_put(p, "/visible_bias", H5T_NATIVE_FLOAT, H5T_NATIVE_FLOAT, 1, &one, (float[9]){0, 0, 0.5f});
     expect_error(p, 0, KD_ERR_FORMAT, "visible biases are disabled", "nonzero disabled bias");
 
-    copy_file(good, p);
-    set_attr_string(p, "/", "format", "kadanoff-dataset");
+    h5e_copy(good, p);
+    h5e_set_string(p, "/", "format", "kadanoff-dataset");
     expect_error(p, 0, KD_ERR_FORMAT, "expected 'kadanoff-rbm' (this is a dataset",
                  "wrong format tag");
     expect_error(good, 1, KD_ERR_FORMAT, "expected 'kadanoff-dbn'", "an RBM read as a DBN");
 
-    copy_file(good, p);
-    set_attr_int(p, "/", "format_version", 2);
+    h5e_copy(good, p);
+    h5e_set_int(p, "/", "format_version", 2);
     expect_error(p, 0, KD_ERR_FORMAT, "format_version", "newer format version");
 
-    copy_file(good, p);
-    delete_attr(p, "/", "lr");
+    h5e_copy(good, p);
+    h5e_delete_attr(p, "/", "lr");
     expect_error(p, 0, KD_ERR_FORMAT, "'lr'", "missing attribute lr");
 
-    copy_file(good, p);
-    delete_attr(p, "/", "hidden_units");
+    h5e_copy(good, p);
+    h5e_delete_attr(p, "/", "hidden_units");
     expect_error(p, 0, KD_ERR_FORMAT, "'hidden_units'", "missing attribute hidden_units");
 
-    copy_file(good, p);
-    set_attr_string(p, "/", "visible_units", "ising");
+    h5e_copy(good, p);
+    h5e_set_string(p, "/", "visible_units", "ising");
     expect_error(p, 0, KD_ERR_FORMAT, "'ising', expected 'spin' or 'binary'", "unknown units");
 
-    copy_file(good, p);
-    set_attr_string(p, "/", "method", "contrastive");
+    h5e_copy(good, p);
+    h5e_set_string(p, "/", "method", "contrastive");
     expect_error(p, 0, KD_ERR_FORMAT, "expected 'cd' or 'pcd'", "unknown method");
 
-    copy_file(good, p);
-    set_attr_int(p, "/", "L", 4);
+    h5e_copy(good, p);
+    h5e_set_int(p, "/", "L", 4);
     expect_error(p, 0, KD_ERR_FORMAT, "'nv' of '/' is 9, expected 16", "lattice does not match nv");
 
-    copy_file(good, p);
-    set_attr_int(p, "/", "epochs_done", 3);
+    h5e_copy(good, p);
+    h5e_set_int(p, "/", "epochs_done", 3);
     expect_error(p, 0, KD_ERR_FORMAT, "one per epoch done", "history shorter than epochs_done");
 
-    copy_file(good, p);
-    set_attr_int(p, "/", "k", 0);
+    h5e_copy(good, p);
+    h5e_set_int(p, "/", "k", 0);
     expect_error(p, 0, KD_ERR_FORMAT, "'k' of '/' is 0", "CD-0");
 
-    copy_file(good, p);
+    h5e_copy(good, p);
     const hsize_t short_vel = np - 1;
-    replace_dataset(p, "/state/velocity", H5T_NATIVE_FLOAT, 1, &short_vel, vel);
+    h5e_put(p, "/state/velocity", H5T_NATIVE_FLOAT, H5T_NATIVE_FLOAT, 1, &short_vel, vel);
     expect_error(p, 0, KD_ERR_FORMAT, "'/state/velocity' has shape", "velocity too short");
 
-    copy_file(good, p);
-    delete_object(p, "/state/second_moment");
+    h5e_copy(good, p);
+    h5e_delete(p, "/state/second_moment");
     expect_error(p, 0, KD_ERR_FORMAT, "'/state/second_moment' is missing", "Adam state missing");
 
-    copy_file(good, p);
+    h5e_copy(good, p);
     vel[3] = INFINITY;
     const hsize_t np_dims = np;
-    replace_dataset(p, "/state/velocity", H5T_NATIVE_FLOAT, 1, &np_dims, vel);
+    h5e_put(p, "/state/velocity", H5T_NATIVE_FLOAT, H5T_NATIVE_FLOAT, 1, &np_dims, vel);
     expect_error(p, 0, KD_ERR_FORMAT, "expected finite numbers", "Inf in the velocity");
 
-    copy_file(good, p);
-    delete_object(p, "/state/chains");
+    h5e_copy(good, p);
+    h5e_delete(p, "/state/chains");
     expect_error(p, 0, KD_ERR_FORMAT, "'/state/chains' is missing", "PCD chains missing");
 
     /* not HDF5 at all, missing */
@@ -608,12 +533,12 @@ static void test_damaged(void)
     snprintf(dgood, sizeof dgood, "%s", tmp_path("dgood.h5"));
     if (kd_test(kd_dbn_file_write(dgood, &df) == KD_OK, "write a DBN to damage (%s)",
                 kd_last_error())) {
-        copy_file(dgood, p);
-        set_attr_int(p, "/layer1", "nv", 4);
+        h5e_copy(dgood, p);
+        h5e_set_int(p, "/layer1", "nv", 4);
         expect_error(p, 1, KD_ERR_FORMAT, "'nv' of '/layer1' is 4, expected 5",
                      "DBN layers do not chain");
-        copy_file(dgood, p);
-        set_attr_int(p, "/", "depth", 3);
+        h5e_copy(dgood, p);
+        h5e_set_int(p, "/", "depth", 3);
         expect_error(p, 1, KD_ERR_FORMAT, "'/layer2", "DBN depth larger than its layers");
     }
     kd_rbm_record_free(layers[1]);
