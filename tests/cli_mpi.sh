@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# MPI runs of the CLI (issue 8, docs/cluster.md): `sample` gives the same arrays
-# for P = 1, 2, 3 processes as a single process; `train-rbm` is bit-identical
+# MPI runs of the CLI (issue 8, docs/cluster.md): `sample` and `flow` give the
+# same arrays for P = 1, 2, 3 processes as a single process; `train-rbm` is bit-identical
 # for any P in --reduction deterministic mode and within rounding in fast mode;
 # checkpoints resume with another P; failures stop the whole job with one
 # message from rank 0, exit 1 and no output file.
@@ -132,6 +132,51 @@ else
   echo "note: no numpy for /usr/bin/python3: fast-mode tolerance not checked"
 fi
 
+# ---- flow: the chains over processes --------------------------------------------
+# 150 chains = blocks of 64, 64, 22: P = 2 gives rank 0 one block and rank 1 two,
+# P = 3 one each; every array (sampled spins, mean-field values, per-chain
+# energies, G(r) means and errors) must be the bits of one process, and the
+# printed table (with the temperature readouts, which `export` leaves out) the
+# same characters.
+"$K" train-rbm "$T/d.h5" --hidden 8 --epochs 1 --seed 2 --threads 1 -q -o "$T/fr.h5" || bad "flow: RBM"
+FL=(flow --rbm "$T/fr.h5" --steps 5 --chains 150 --keep-every 2 --seed 4 --threads 1 --reference "$T/d.h5")
+FL_ARR=(energy magnetization correlation correlation_err kept_steps)
+"$K" "${FL[@]}" -o "$T/fl.h5" | grep -v '^wrote' >"$T/fl.txt" || bad "serial flow"
+"$K" "${FL[@]}" -q --mean-field -o "$T/flm.h5" || bad "serial mean-field flow"
+for P in 1 2 3; do
+  run "flow -np $P" $P "${FL[@]}" -o "$T/fl$P.h5"
+  same "flow -np $P vs one process" "$T/fl.h5" "$T/fl$P.h5" "${FL_ARR[@]}" spins
+  if grep -v '^wrote' "$T/out" | cmp -s - "$T/fl.txt"; then ok; else bad "flow -np $P: another table"; fi
+  run "flow --mean-field -np $P" $P "${FL[@]}" -q --mean-field -o "$T/flm$P.h5"
+  same "flow --mean-field -np $P vs one process" "$T/flm.h5" "$T/flm$P.h5" "${FL_ARR[@]}" values
+done
+# Interrupts: SIGTERM to mpirun (which passes it to every process) after the
+# processes have run for 1 s of a ~3 s flow: every process stops after the same
+# step, rank 0 writes the checkpoint, nothing under the final name; resumed on
+# one process it gives the bits of an uninterrupted run. And the other way: a
+# single-process checkpoint resumed on 3 processes.
+FI=(flow --rbm "$T/fr.h5" --steps 6000 --chains 150 --keep-every 1000 --seed 4 --threads 1 -q)
+"$K" "${FI[@]}" -o "$T/fi.h5" || bad "flow: uninterrupted run"
+"${MR[@]}" -np 2 "$K" "${FI[@]}" -o "$T/fi2.h5" >"$T/out" 2>"$T/err" &
+mpid=$!
+for _ in $(seq 100); do pgrep -P $mpid >/dev/null && break; sleep 0.1; done
+sleep 1
+kill -TERM $mpid
+wait $mpid
+if [ -e "$T/fi2.h5.ckpt" ] && [ ! -e "$T/fi2.h5" ] && grep -q "steps are done and saved" "$T/err"; then ok
+  run "flow: -np 2 checkpoint resumed on 1" 1 "${FI[@]}" --resume -o "$T/fi2.h5"
+  same "flow interrupted at P = 2, resumed at P = 1" "$T/fi.h5" "$T/fi2.h5" "${FL_ARR[@]}" spins
+else bad "flow -np 2 interrupted: $(ls "$T"/fi2.h5* 2>&1)"; sed 's/^/  | /' "$T/err" | head -5; fi
+"$K" "${FI[@]}" -o "$T/fi1.h5" 2>"$T/err" &
+kpid=$!
+sleep 0.5
+kill -TERM $kpid
+wait $kpid
+if [ -e "$T/fi1.h5.ckpt" ] && [ ! -e "$T/fi1.h5" ]; then ok
+  run "flow: one-process checkpoint resumed on 3" 3 "${FI[@]}" --resume -o "$T/fi1.h5"
+  same "flow interrupted at P = 1, resumed at P = 3" "$T/fi.h5" "$T/fi1.h5" "${FL_ARR[@]}" spins
+else bad "flow interrupted on one process: $(ls "$T"/fi1.h5* 2>&1)"; fi
+
 # ---- failures ----------------------------------------------------------------------
 # rank 1 cannot open its input (an MPMD launch gives it another path): rank 0
 # names the rank and the file, every process exits 1, no model is written
@@ -140,6 +185,12 @@ fi
 st=$?
 if [ $st = 1 ] && grep -q "MPI rank 1: .*missing.h5: cannot open" "$T/err" && [ ! -e "$T/f.h5" ]; then ok
 else bad "rank 1 without input: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
+# flow: rank 1 cannot read its model; rank 0 reports it, no flow is written
+"${MR[@]}" -np 1 "$K" flow --rbm "$T/fr.h5" --steps 2 --chains 10 -q -o "$T/ff.h5" : \
+  -np 1 "$K" flow --rbm "$T/missing.h5" --steps 2 --chains 10 -q -o "$T/ff.h5" >"$T/out" 2>"$T/err"
+st=$?
+if [ $st = 1 ] && grep -q "MPI rank 1: .*missing.h5" "$T/err" && [ ! -e "$T/ff.h5" ]; then ok
+else bad "flow, rank 1 without model: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
 # the output cannot be written: refused before sampling, by rank 0, for all
 "${MR[@]}" -np 2 "$K" sample -L 4 --temps 1 -n 5 -q -o "$T/nodir/x.h5" >"$T/out" 2>"$T/err"
 st=$?
