@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # MPI runs of the CLI (issue 8, docs/cluster.md): `sample` and `flow` give the
-# same arrays for P = 1, 2, 3 processes as a single process; `train-rbm` is bit-identical
-# for any P in --reduction deterministic mode and within rounding in fast mode;
+# same arrays for P = 1, 2, 3 processes as a single process; `train-rbm` and
+# `train-thermometer` are bit-identical for any P in --reduction deterministic
+# mode and within rounding in fast mode;
 # checkpoints resume with another P; failures stop the whole job with one
 # message from rank 0, exit 1 and no output file.
 # Skipped (exit 77, ctest SKIP_RETURN_CODE) unless the CLI was built with
@@ -36,6 +37,29 @@ run() {
   local name=$1 np=$2; shift 2
   if "${MR[@]}" -np "$np" "$K" "$@" >"$T/out" 2>"$T/err"; then ok
   else bad "$name: exit $?"; sed 's/^/  | /' "$T/err" | head -5; fi
+}
+# term_mpirun OUT P ARGS...: `mpirun -np P kadanoff ARGS... -o OUT` (output in
+# $T/out, $T/err), sent SIGTERM (which mpirun passes on to every process) 1 s
+# after its processes have started; P = 0: kadanoff without mpirun. The
+# checkpoint OUT.ckpt must be written and OUT not: if the run finished first,
+# it is repeated with half the delay; if the signal came before the first step
+# (nothing written), with twice the delay (at most 5 tries). Fails if no try
+# left a checkpoint.
+term_mpirun() {
+  local out=$1 np=$2 mpid delay=1 try; shift 2
+  for try in 1 2 3 4 5; do
+    rm -f "$out" "$out.ckpt"
+    if [ "$np" = 0 ]; then "$K" "$@" -o "$out" >"$T/out" 2>"$T/err" &
+    else "${MR[@]}" -np "$np" "$K" "$@" -o "$out" >"$T/out" 2>"$T/err" & fi
+    mpid=$!
+    for _ in $(seq 100); do [ "$np" = 0 ] || pgrep -P $mpid >/dev/null && break; sleep 0.1; done
+    sleep $delay
+    kill -TERM $mpid 2>/dev/null
+    wait $mpid
+    [ -e "$out.ckpt" ] && [ ! -e "$out" ] && return 0
+    if [ -e "$out" ]; then delay=$(awk "BEGIN { print $delay / 2 }"); else delay=$(awk "BEGIN { print $delay * 2 }"); fi
+  done
+  return 1
 }
 
 # ---- sample: identical arrays for any P ------------------------------------------
@@ -150,32 +174,69 @@ for P in 1 2 3; do
   run "flow --mean-field -np $P" $P "${FL[@]}" -q --mean-field -o "$T/flm$P.h5"
   same "flow --mean-field -np $P vs one process" "$T/flm.h5" "$T/flm$P.h5" "${FL_ARR[@]}" values
 done
-# Interrupts: SIGTERM to mpirun (which passes it to every process) after the
-# processes have run for 1 s of a ~3 s flow: every process stops after the same
+# Interrupts: SIGTERM to mpirun (which passes it to every process) while the
+# processes run (term_mpirun): every process stops after the same
 # step, rank 0 writes the checkpoint, nothing under the final name; resumed on
 # one process it gives the bits of an uninterrupted run. And the other way: a
 # single-process checkpoint resumed on 3 processes.
 FI=(flow --rbm "$T/fr.h5" --steps 6000 --chains 150 --keep-every 1000 --seed 4 --threads 1 -q)
 "$K" "${FI[@]}" -o "$T/fi.h5" || bad "flow: uninterrupted run"
-"${MR[@]}" -np 2 "$K" "${FI[@]}" -o "$T/fi2.h5" >"$T/out" 2>"$T/err" &
-mpid=$!
-for _ in $(seq 100); do pgrep -P $mpid >/dev/null && break; sleep 0.1; done
-sleep 1
-kill -TERM $mpid
-wait $mpid
-if [ -e "$T/fi2.h5.ckpt" ] && [ ! -e "$T/fi2.h5" ] && grep -q "steps are done and saved" "$T/err"; then ok
+if term_mpirun "$T/fi2.h5" 2 "${FI[@]}" && grep -q "steps are done and saved" "$T/err"; then ok
   run "flow: -np 2 checkpoint resumed on 1" 1 "${FI[@]}" --resume -o "$T/fi2.h5"
   same "flow interrupted at P = 2, resumed at P = 1" "$T/fi.h5" "$T/fi2.h5" "${FL_ARR[@]}" spins
 else bad "flow -np 2 interrupted: $(ls "$T"/fi2.h5* 2>&1)"; sed 's/^/  | /' "$T/err" | head -5; fi
-"$K" "${FI[@]}" -o "$T/fi1.h5" 2>"$T/err" &
-kpid=$!
-sleep 0.5
-kill -TERM $kpid
-wait $kpid
-if [ -e "$T/fi1.h5.ckpt" ] && [ ! -e "$T/fi1.h5" ]; then ok
+if term_mpirun "$T/fi1.h5" 0 "${FI[@]}"; then ok
   run "flow: one-process checkpoint resumed on 3" 3 "${FI[@]}" --resume -o "$T/fi1.h5"
   same "flow interrupted at P = 1, resumed at P = 3" "$T/fi.h5" "$T/fi1.h5" "${FL_ARR[@]}" spins
 else bad "flow interrupted on one process: $(ls "$T"/fi1.h5* 2>&1)"; fi
+
+# ---- train-thermometer: the minibatches over processes ---------------------------
+# deterministic: the same bits (weights, and the printed history and calibration)
+# for P = 1, 2, 3 as one process without mpirun; fast on one process: the
+# serial trainer bit for bit
+TH=(train-thermometer "$T/d.h5" --hidden 16 --epochs 3 --batch 50 --seed 2 --threads 1 --augment-flip --adam --lr 0.01)
+TH_ARR=(layer1.weights layer1.bias layer2.weights layer2.bias confusion)
+"$K" "${TH[@]}" -q -o "$T/t.h5" || bad "serial train-thermometer"
+"$K" "${TH[@]}" --reduction deterministic --reduction-block 7 -o "$T/td.h5" | grep -v '^wrote' >"$T/td.txt" \
+  || bad "train-thermometer deterministic, no mpirun"
+for P in 1 2 3; do
+  run "train-thermometer deterministic -np $P" $P "${TH[@]}" --reduction deterministic --reduction-block 7 -o "$T/td$P.h5"
+  same "train-thermometer deterministic -np $P vs one process" "$T/td.h5" "$T/td$P.h5" "${TH_ARR[@]}"
+  if grep -v '^wrote' "$T/out" | cmp -s - "$T/td.txt"; then ok; else bad "train-thermometer -np $P: another table"; fi
+done
+run "train-thermometer fast -np 1" 1 "${TH[@]}" -q -o "$T/tf1.h5"
+same "train-thermometer fast -np 1 vs serial" "$T/t.h5" "$T/tf1.h5" "${TH_ARR[@]}"
+# fast on 2 processes: the parts' gradients are added in another order. Bound:
+# 3 epochs of 8 minibatches (360 training rows) = 24 Adam steps; a gradient
+# entry is a mean of 50 terms of size <= 1 rounded with relative error <~
+# 50·2^-24 = 3e-6, and an Adam step moves a weight by <= lr = 0.01 in the
+# direction m/sqrt(v), which that rounding changes by <~ 3e-6 relative: |dW| <~
+# 24·0.01·3e-6 ~ 1e-8 from the sums, amplified by the network's dependence on
+# its own weights over 24 steps; allow 1e-5 (measured below 1e-7), far below
+# a missing or doubled part (dW ~ lr = 0.01 per step).
+run "train-thermometer fast -np 2" 2 "${TH[@]}" -q -o "$T/tf2.h5"
+if /usr/bin/python3 -c "import numpy" 2>/dev/null; then
+  rm -rf "$T/xa" "$T/xb"
+  "$K" export "$T/t.h5" --npy "$T/xa" -q 2>/dev/null; "$K" export "$T/tf2.h5" --npy "$T/xb" -q 2>/dev/null
+  if /usr/bin/python3 - "$T/xa" "$T/xb" <<'EOF'
+import sys, numpy as np
+a, b = sys.argv[1], sys.argv[2]
+worst = max(float(np.abs(np.load(f"{a}/{x}.npy").astype(np.float64) - np.load(f"{b}/{x}.npy")).max())
+            for x in ("layer1.weights", "layer1.bias", "layer2.weights", "layer2.bias"))
+print(f"train-thermometer fast -np 2: max |difference| from one process {worst:.3g}")
+sys.exit(0 if worst < 1e-5 else 1)
+EOF
+  then ok; else bad "train-thermometer fast -np 2 differs from one process by more than 1e-5"; fi
+fi
+# interrupted on 2 processes (SIGTERM to mpirun while they run, term_mpirun):
+# rank 0 writes the checkpoint; resumed on 3 processes it is the uninterrupted run
+TI=(train-thermometer "$T/d.h5" --hidden 16 --epochs 6000 --val 0 --batch 50 --seed 2 --threads 1 -q
+    --reduction deterministic)
+"$K" "${TI[@]}" -o "$T/ti.h5" || bad "train-thermometer: uninterrupted run"
+if term_mpirun "$T/ti2.h5" 2 "${TI[@]}" && grep -q "epochs are done and saved" "$T/err"; then ok
+  run "train-thermometer: -np 2 checkpoint resumed on 3" 3 "${TI[@]}" --resume -o "$T/ti2.h5"
+  same "train-thermometer interrupted at P = 2, resumed at P = 3" "$T/ti.h5" "$T/ti2.h5" "${TH_ARR[@]}"
+else bad "train-thermometer -np 2 interrupted: $(ls "$T"/ti2.h5* 2>&1)"; sed 's/^/  | /' "$T/err" | head -5; fi
 
 # ---- failures ----------------------------------------------------------------------
 # rank 1 cannot open its input (an MPMD launch gives it another path): rank 0
@@ -207,6 +268,12 @@ if [ $st != 0 ] && [ ! -e "$T/k.h5" ]; then ok; else bad "dead rank: status $st,
 st=$?
 if [ $st = 2 ] && grep -q "resume runs on one process" "$T/err"; then ok
 else bad "sample --resume on 2 processes: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
+# train-thermometer: rank 1 cannot read its data; rank 0 reports it, no model is written
+"${MR[@]}" -np 1 "$K" train-thermometer "$T/d.h5" --epochs 1 -q -o "$T/ft.h5" : \
+  -np 1 "$K" train-thermometer "$T/missing.h5" --epochs 1 -q -o "$T/ft.h5" >"$T/out" 2>"$T/err"
+st=$?
+if [ $st = 1 ] && grep -q "MPI rank 1: .*missing.h5" "$T/err" && [ ! -e "$T/ft.h5" ]; then ok
+else bad "train-thermometer, rank 1 without data: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
 # a command that does not split its work refuses to run on several processes
 "${MR[@]}" -np 2 "$K" info "$T/d.h5" >"$T/out" 2>"$T/err"
 st=$?

@@ -18,9 +18,10 @@
  * 0 by MPI_Gatherv; rank 0 measures the readouts and writes the flow (or its
  * checkpoint). The same bits for any number of processes.
  *
- * train-rbm, train-dbn: the hooks of kd_rbm_split are MPI_Allreduce (fast mode), an
- * in-place MPI_Allgatherv of whole rows (deterministic mode's block
- * gradients, and the persistent chains at the end of an epoch) and MPI_Bcast.
+ * train-rbm, train-dbn, train-thermometer: the hooks of kd_data_split
+ * (kd_rbm_split) are MPI_Allreduce (fast mode), an in-place MPI_Allgatherv of
+ * whole rows (deterministic mode's block gradients, and the RBM's persistent
+ * chains at the end of an epoch) and MPI_Bcast.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -49,7 +50,8 @@ static int launched(void)
 static int splits_work(const char *command)
 {
     return !strcmp(command, "sample") || !strcmp(command, "train-rbm") ||
-           !strcmp(command, "train-dbn") || !strcmp(command, "flow");
+           !strcmp(command, "train-dbn") || !strcmp(command, "flow") ||
+           !strcmp(command, "train-thermometer");
 }
 
 static void silence(void)
@@ -80,8 +82,8 @@ int mpicli_init(int *argc, char ***argv, const char *command)
     if (size > 1 && !splits_work(command))
         return cli_usage_error(command,
                                "%d MPI processes were started, but this command runs on one "
-                               "(only sample, train-rbm, train-dbn and flow split their "
-                               "work over MPI processes); start it without mpirun or with -np 1",
+                               "(only sample, train-rbm, train-dbn, train-thermometer and "
+                               "flow split their work over MPI processes); start it without mpirun or with -np 1",
                                size);
     return CLI_OK;
 }
