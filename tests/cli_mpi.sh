@@ -3,7 +3,8 @@
 # same arrays for P = 1, 2, 3 processes as a single process; `train-rbm` and
 # `train-thermometer` are bit-identical for any P in --reduction deterministic
 # mode and within rounding in fast mode;
-# checkpoints resume with another P; failures stop the whole job with one
+# checkpoints (sample, flow, train-rbm, train-dbn, train-thermometer) resume
+# with another P; failures stop the whole job with one
 # message from rank 0, exit 1 and no output file.
 # Skipped (exit 77, ctest SKIP_RETURN_CODE) unless the CLI was built with
 # -DKADANOFF_MPI=ON (tests/CMakeLists.txt sets KADANOFF_MPI and MPIEXEC).
@@ -39,25 +40,29 @@ run() {
   else bad "$name: exit $?"; sed 's/^/  | /' "$T/err" | head -5; fi
 }
 # term_mpirun OUT P ARGS...: `mpirun -np P kadanoff ARGS... -o OUT` (output in
-# $T/out, $T/err), sent SIGTERM (which mpirun passes on to every process) 1 s
-# after its processes have started; P = 0: kadanoff without mpirun. The
-# checkpoint OUT.ckpt must be written and OUT not: if the run finished first,
-# it is repeated with half the delay; if the signal came before the first step
-# (nothing written), with twice the delay (at most 5 tries). Fails if no try
-# left a checkpoint.
+# $T/out, $T/err), its processes sent SIGTERM a delay after they started, as
+# Slurm does at a time limit (a SIGTERM to Open MPI's mpirun is passed on, but
+# followed by SIGKILL after odls_base_sigkill_timeout = 1 s, which may come
+# before the checkpoint is written); P = 0: kadanoff without mpirun. The
+# checkpoint OUT.ckpt must be written and OUT not. The delay is found by
+# bisection (first 1 s): a run that finished first was signalled too late, one
+# that wrote nothing (the signal came during start-up or before the first
+# piece of work was complete) too early. Fails if no try of 7 left a checkpoint.
 term_mpirun() {
-  local out=$1 np=$2 mpid delay=1 try; shift 2
-  for try in 1 2 3 4 5; do
+  local out=$1 np=$2 mpid delay=1 lo=0 hi=0 try; shift 2
+  for try in 1 2 3 4 5 6 7; do
     rm -f "$out" "$out.ckpt"
     if [ "$np" = 0 ]; then "$K" "$@" -o "$out" >"$T/out" 2>"$T/err" &
     else "${MR[@]}" -np "$np" "$K" "$@" -o "$out" >"$T/out" 2>"$T/err" & fi
     mpid=$!
     for _ in $(seq 100); do [ "$np" = 0 ] || pgrep -P $mpid >/dev/null && break; sleep 0.1; done
     sleep $delay
-    kill -TERM $mpid 2>/dev/null
+    if [ "$np" = 0 ]; then kill -TERM $mpid 2>/dev/null
+    else kill -TERM $(pgrep -P $mpid) 2>/dev/null; fi
     wait $mpid
     [ -e "$out.ckpt" ] && [ ! -e "$out" ] && return 0
-    if [ -e "$out" ]; then delay=$(awk "BEGIN { print $delay / 2 }"); else delay=$(awk "BEGIN { print $delay * 2 }"); fi
+    if [ -e "$out" ]; then hi=$delay; else lo=$delay; fi
+    delay=$(awk -v lo=$lo -v hi=$hi 'BEGIN { print (hi > 0 ? (lo + hi) / 2 : 2 * lo) }')
   done
   return 1
 }
@@ -70,6 +75,20 @@ for P in 1 2 3; do
   run "sample -np $P" $P "${S[@]}" -o "$T/s$P.h5"
   same "sample -np $P vs one process" "$T/s.h5" "$T/s$P.h5" "${ARR[@]}"
 done
+# Interrupted on 2 processes: rank 0 saves the temperatures whose chains all
+# completed (on either process); resumed on 3 processes, and a one-process
+# checkpoint resumed on 2, they give the arrays of an uninterrupted run.
+SI=(sample -L 24 --temps 1.5:3:0.3 -n 8000 --algorithm metropolis --burn-in 300 --interval 4 --chains 2
+    --seed 3 --threads 1 -q)
+"$K" "${SI[@]}" -o "$T/si.h5" || bad "sample: uninterrupted run"
+if term_mpirun "$T/si2.h5" 2 "${SI[@]}" && grep -q "temperatures are complete and saved" "$T/err"; then ok
+  run "sample: -np 2 checkpoint resumed on 3" 3 "${SI[@]}" --resume -o "$T/si2.h5"
+  same "sample interrupted at P = 2, resumed at P = 3" "$T/si.h5" "$T/si2.h5" "${ARR[@]}"
+else bad "sample -np 2 interrupted: $(ls "$T"/si2.h5* 2>&1)"; sed 's/^/  | /' "$T/err" | head -5; fi
+if term_mpirun "$T/si1.h5" 0 "${SI[@]}"; then ok
+  run "sample: one-process checkpoint resumed on 2" 2 "${SI[@]}" --resume -o "$T/si1.h5"
+  same "sample interrupted at P = 1, resumed at P = 2" "$T/si.h5" "$T/si1.h5" "${ARR[@]}"
+else bad "sample interrupted on one process: $(ls "$T"/si1.h5* 2>&1)"; fi
 # multispin: the items are temperatures (64 replicas each)
 M=(sample -L 8 --temps 2,2.5,3 -n 128 --chains 64 --algorithm multispin --seed 5 --threads 1 -q)
 "$K" "${M[@]}" -o "$T/m.h5" || bad "serial multispin sample"
@@ -263,11 +282,6 @@ else bad "unwritable output: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
   >"$T/out" 2>"$T/err"
 st=$?
 if [ $st != 0 ] && [ ! -e "$T/k.h5" ]; then ok; else bad "dead rank: status $st, k.h5 $(ls "$T"/k.h5* 2>&1)"; fi
-# sample keeps no checkpoint over several processes: --resume is a usage error
-"${MR[@]}" -np 2 "$K" "${S[@]}" --resume -o "$T/s2.h5" >"$T/out" 2>"$T/err"
-st=$?
-if [ $st = 2 ] && grep -q "resume runs on one process" "$T/err"; then ok
-else bad "sample --resume on 2 processes: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
 # train-thermometer: rank 1 cannot read its data; rank 0 reports it, no model is written
 "${MR[@]}" -np 1 "$K" train-thermometer "$T/d.h5" --epochs 1 -q -o "$T/ft.h5" : \
   -np 1 "$K" train-thermometer "$T/missing.h5" --epochs 1 -q -o "$T/ft.h5" >"$T/out" 2>"$T/err"
