@@ -288,6 +288,11 @@ if [ $st != 0 ] && [ ! -e "$T/k.h5" ]; then ok; else bad "dead rank: status $st,
 st=$?
 if [ $st = 1 ] && grep -q "MPI rank 1: .*missing.h5" "$T/err" && [ ! -e "$T/ft.h5" ]; then ok
 else bad "train-thermometer, rank 1 without data: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
+# reproduce refuses several processes, names the way out, creates nothing
+"${MR[@]}" -np 2 "$K" reproduce iso2018 --quick -q -o "$T/rep" >"$T/out" 2>"$T/err"
+st=$?
+if [ $st = 2 ] && grep -q "reproduce runs its stages on one process" "$T/err" && [ ! -e "$T/rep" ]; then ok
+else bad "reproduce on 2 processes: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
 # a command that does not split its work refuses to run on several processes
 "${MR[@]}" -np 2 "$K" info "$T/d.h5" >"$T/out" 2>"$T/err"
 st=$?

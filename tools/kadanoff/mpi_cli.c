@@ -79,11 +79,20 @@ int mpicli_init(int *argc, char ***argv, const char *command)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (rank != 0)
         silence();
+    if (size > 1 && !strcmp(command, "reproduce"))
+        return cli_usage_error(command,
+                               "%d MPI processes were started, but reproduce runs its stages on "
+                               "one process (its analyses, reports and bookkeeping are not "
+                               "split); start it without mpirun, or run the commands of its "
+                               "DIR/commands.sh with mpirun (sample, train-rbm, train-dbn, "
+                               "train-thermometer and flow split their work; docs/cluster.md)",
+                               size);
     if (size > 1 && !splits_work(command))
         return cli_usage_error(command,
                                "%d MPI processes were started, but this command runs on one "
                                "(only sample, train-rbm, train-dbn, train-thermometer and "
-                               "flow split their work over MPI processes); start it without mpirun or with -np 1",
+                               "flow split their work over MPI processes); start it without "
+                               "mpirun or with -np 1",
                                size);
     return CLI_OK;
 }
