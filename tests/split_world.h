@@ -9,6 +9,7 @@
 #define KD_TEST_SPLIT_WORLD_H
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kadanoff/core.h"
@@ -62,6 +63,28 @@ static inline kd_status w_bcast(void *ctx, float *x, size_t n)
         memcpy(x, m->w->buf, n * sizeof(float));
     pthread_barrier_wait(&m->w->bar);
     return KD_OK;
+}
+
+/* Run fn on `size` (<= 8) threads, thread r with the r-th of the structs at
+ * `members` (each `stride` bytes, starting with a split_rank, which is filled
+ * in), all joined before the return. */
+static inline void split_world_run(int size, void *(*fn)(void *), void *members, size_t stride)
+{
+    split_world w;
+    memset(&w, 0, sizeof w);
+    w.size = size;
+    w.buf = calloc((size_t)1 << 16, sizeof(float));
+    pthread_barrier_init(&w.bar, NULL, (unsigned)size);
+    pthread_t t[8];
+    for (int r = 0; r < size; r++) {
+        split_rank *id = (split_rank *)((char *)members + (size_t)r * stride);
+        *id = (split_rank){&w, r};
+        pthread_create(&t[r], NULL, fn, id);
+    }
+    for (int r = 0; r < size; r++)
+        pthread_join(t[r], NULL);
+    pthread_barrier_destroy(&w.bar);
+    free(w.buf);
 }
 
 /* The split of rank m with the given block (0: fast). */

@@ -334,6 +334,20 @@ static void toy_set(int8_t *s, int *labels, size_t n, uint64_t seed)
         labels[k] = 2 * (s[k * 16] > 0) + (s[k * 16 + 5] > 0);
 }
 
+/* Parameters of a toy network: `hidden` units, Adam (lr 0.01) or momentum
+ * (lr 0.05), the rest as given. */
+static void toy_params(kd_thermometer_params *p, int hidden, int adam, int epochs, int batch,
+                       uint64_t seed)
+{
+    kd_thermometer_params_init(p);
+    p->hidden[0] = hidden;
+    p->optimizer = adam ? KD_OPTIMIZER_ADAM : KD_OPTIMIZER_MOMENTUM;
+    p->lr = adam ? 0.01 : 0.05;
+    p->epochs = epochs;
+    p->batch = batch;
+    p->seed = seed;
+}
+
 static void test_separable(void)
 {
     kd_lattice lat = {KD_LATTICE_SQUARE, 4, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
@@ -344,13 +358,7 @@ static void test_separable(void)
     toy_set(s, labels, NTRAIN + NTEST, 21);
     for (int opt = 0; opt < 2; opt++) {
         kd_thermometer_params p;
-        kd_thermometer_params_init(&p);
-        p.hidden[0] = 16;
-        p.optimizer = opt ? KD_OPTIMIZER_ADAM : KD_OPTIMIZER_MOMENTUM;
-        p.lr = opt ? 0.01 : 0.05;
-        p.epochs = 30;
-        p.batch = 32;
-        p.seed = 4;
+        toy_params(&p, 16, opt, 30, 32, 4);
         kd_thermometer *th;
         if (!kd_test(kd_thermometer_new(&th, &lat, T, 4, &p) == KD_OK, "toy thermometer"))
             continue;
@@ -425,15 +433,9 @@ static kd_thermometer *train_split_th(const kd_data_split *sp, int adam,
     kd_lattice lat = {KD_LATTICE_SQUARE, 4, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
     const double T[4] = {0.5, 1.0, 2.0, 3.0};
     kd_thermometer_params p;
-    kd_thermometer_params_init(&p);
-    p.hidden[0] = 8;
-    p.optimizer = adam ? KD_OPTIMIZER_ADAM : KD_OPTIMIZER_MOMENTUM;
-    p.lr = adam ? 0.01 : 0.05;
-    p.epochs = 3;
-    p.batch = 40;
+    toy_params(&p, 8, adam, 3, 40, 6);
     p.l2 = 1e-3;
     p.augment_flip = 1;
-    p.seed = 6;
     p.split = sp;
     kd_thermometer *th;
     if (kd_thermometer_new(&th, &lat, T, 4, &p) != KD_OK)
@@ -460,30 +462,19 @@ static void *th_rank_main(void *arg)
  * rank ends with the same weights. */
 static kd_thermometer *train_ranks(int size, size_t block, const kd_thermometer_data *train)
 {
-    split_world w;
-    memset(&w, 0, sizeof w);
-    w.size = size;
-    w.buf = calloc((size_t)1 << 16, sizeof(float));
-    pthread_barrier_init(&w.bar, NULL, (unsigned)size);
     th_member m[3];
-    pthread_t t[3];
-    for (int r = 0; r < size; r++) {
-        m[r] = (th_member){{&w, r}, block, train, NULL, KD_OK};
-        pthread_create(&t[r], NULL, th_rank_main, &m[r]);
-    }
+    for (int r = 0; r < size; r++)
+        m[r] = (th_member){{NULL, r}, block, train, NULL, KD_OK};
+    split_world_run(size, th_rank_main, m, sizeof *m);
     int ok = 1;
-    for (int r = 0; r < size; r++) {
-        pthread_join(t[r], NULL);
+    for (int r = 0; r < size; r++)
         ok = ok && m[r].st == KD_OK;
-    }
     for (int r = 1; ok && r < size; r++)
         ok = !memcmp(m[r].th->param, m[0].th->param, m[0].th->nparam * sizeof(float));
     kd_test(ok, "thermometer split over %d ranks (block %zu): trains, every rank ends with the "
                 "same weights", size, block);
     for (int r = 1; r < size; r++)
         kd_thermometer_free(m[r].th);
-    pthread_barrier_destroy(&w.bar);
-    free(w.buf);
     return ok ? m[0].th : (kd_thermometer_free(m[0].th), NULL);
 }
 

@@ -493,24 +493,16 @@ static void *rank_main(void *arg)
 static kd_rbm *train_split(const kd_rbm_train_options *o, size_t block, int size,
                            const kd_rbm_data *data)
 {
-    split_world w;
-    memset(&w, 0, sizeof w);
-    w.size = size;
-    w.buf = calloc((size_t)1 << 16, sizeof(float));
-    pthread_barrier_init(&w.bar, NULL, (unsigned)size);
     kd_rbm_split want = {0, 1, block, NULL, NULL, NULL, NULL};
     member m[3];
-    pthread_t th[3];
     for (int r = 0; r < size; r++) {
-        m[r] = (member){{&w, r}, *o, data, NULL, KD_OK};
+        m[r] = (member){{NULL, r}, *o, data, NULL, KD_OK};
         m[r].o.split = &want;
-        pthread_create(&th[r], NULL, rank_main, &m[r]);
     }
+    split_world_run(size, rank_main, m, sizeof *m);
     int ok = 1;
-    for (int r = 0; r < size; r++) {
-        pthread_join(th[r], NULL);
+    for (int r = 0; r < size; r++)
         ok = ok && m[r].st == KD_OK && m[r].rbm;
-    }
     if (ok)
         for (int r = 1; r < size; r++)
             ok = ok && !memcmp(kd_rbm_params(m[r].rbm), kd_rbm_params(m[0].rbm),
@@ -519,8 +511,6 @@ static kd_rbm *train_split(const kd_rbm_train_options *o, size_t block, int size
                 "parameters", size, block);
     for (int r = 1; r < size; r++)
         kd_rbm_free(m[r].rbm);
-    pthread_barrier_destroy(&w.bar);
-    free(w.buf);
     return m[0].rbm;
 }
 
