@@ -462,8 +462,11 @@ static void *th_rank_main(void *arg)
  * rank ends with the same weights. */
 static kd_thermometer *train_ranks(int size, size_t block, const kd_thermometer_data *train)
 {
-    th_member m[3];
-    for (int r = 0; r < size; r++)
+    enum { MAX_RANKS = 3 };
+    th_member m[MAX_RANKS];
+    if (!kd_test(size >= 1 && size <= MAX_RANKS, "1 to 3 simulated ranks (%d)", size))
+        return NULL;
+    for (int r = 0; r < size && r < MAX_RANKS; r++)
         m[r] = (th_member){{NULL, r}, block, train, NULL, KD_OK};
     split_world_run(size, th_rank_main, m, sizeof *m);
     int ok = 1;
