@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# MPI runs of the CLI (issue 8, docs/cluster.md): `sample` gives the same arrays
-# for P = 1, 2, 3 processes as a single process; `train-rbm` is bit-identical
-# for any P in --reduction deterministic mode and within rounding in fast mode;
-# checkpoints resume with another P; failures stop the whole job with one
+# MPI runs of the CLI (issue 8, docs/cluster.md): `sample` and `flow` give the
+# same arrays for P = 1, 2, 3 processes as a single process; `train-rbm` and
+# `train-thermometer` are bit-identical for any P in --reduction deterministic
+# mode and within rounding in fast mode;
+# checkpoints (sample, flow, train-rbm, train-dbn, train-thermometer) resume
+# with another P; failures stop the whole job with one
 # message from rank 0, exit 1 and no output file.
 # Skipped (exit 77, ctest SKIP_RETURN_CODE) unless the CLI was built with
 # -DKADANOFF_MPI=ON (tests/CMakeLists.txt sets KADANOFF_MPI and MPIEXEC).
@@ -37,6 +39,33 @@ run() {
   if "${MR[@]}" -np "$np" "$K" "$@" >"$T/out" 2>"$T/err"; then ok
   else bad "$name: exit $?"; sed 's/^/  | /' "$T/err" | head -5; fi
 }
+# term_mpirun OUT P ARGS...: `mpirun -np P kadanoff ARGS... -o OUT` (output in
+# $T/out, $T/err), its processes sent SIGTERM a delay after they started, as
+# Slurm does at a time limit (a SIGTERM to Open MPI's mpirun is passed on, but
+# followed by SIGKILL after odls_base_sigkill_timeout = 1 s, which may come
+# before the checkpoint is written); P = 0: kadanoff without mpirun. The
+# checkpoint OUT.ckpt must be written and OUT not. The delay is found by
+# bisection (first 1 s): a run that finished first was signalled too late, one
+# that wrote nothing (the signal came during start-up or before the first
+# piece of work was complete) too early. Fails if no try of 7 left a checkpoint.
+term_mpirun() {
+  local out=$1 np=$2 mpid delay=1 lo=0 hi=0 try; shift 2
+  for try in 1 2 3 4 5 6 7; do
+    rm -f "$out" "$out.ckpt"
+    if [ "$np" = 0 ]; then "$K" "$@" -o "$out" >"$T/out" 2>"$T/err" &
+    else "${MR[@]}" -np "$np" "$K" "$@" -o "$out" >"$T/out" 2>"$T/err" & fi
+    mpid=$!
+    for _ in $(seq 100); do [ "$np" = 0 ] || pgrep -P $mpid >/dev/null && break; sleep 0.1; done
+    sleep $delay
+    if [ "$np" = 0 ]; then kill -TERM $mpid 2>/dev/null
+    else kill -TERM $(pgrep -P $mpid) 2>/dev/null; fi
+    wait $mpid
+    [ -e "$out.ckpt" ] && [ ! -e "$out" ] && return 0
+    if [ -e "$out" ]; then hi=$delay; else lo=$delay; fi
+    delay=$(awk -v lo=$lo -v hi=$hi 'BEGIN { print (hi > 0 ? (lo + hi) / 2 : 2 * lo) }')
+  done
+  return 1
+}
 
 # ---- sample: identical arrays for any P ------------------------------------------
 S=(sample -L 8 --temps 1.5,2.27,3 -n 60 --chains 3 --seed 5 --threads 1 -q)
@@ -46,6 +75,20 @@ for P in 1 2 3; do
   run "sample -np $P" $P "${S[@]}" -o "$T/s$P.h5"
   same "sample -np $P vs one process" "$T/s.h5" "$T/s$P.h5" "${ARR[@]}"
 done
+# Interrupted on 2 processes: rank 0 saves the temperatures whose chains all
+# completed (on either process); resumed on 3 processes, and a one-process
+# checkpoint resumed on 2, they give the arrays of an uninterrupted run.
+SI=(sample -L 24 --temps 1.5:3:0.3 -n 8000 --algorithm metropolis --burn-in 300 --interval 4 --chains 2
+    --seed 3 --threads 1 -q)
+"$K" "${SI[@]}" -o "$T/si.h5" || bad "sample: uninterrupted run"
+if term_mpirun "$T/si2.h5" 2 "${SI[@]}" && grep -q "temperatures are complete and saved" "$T/err"; then ok
+  run "sample: -np 2 checkpoint resumed on 3" 3 "${SI[@]}" --resume -o "$T/si2.h5"
+  same "sample interrupted at P = 2, resumed at P = 3" "$T/si.h5" "$T/si2.h5" "${ARR[@]}"
+else bad "sample -np 2 interrupted: $(ls "$T"/si2.h5* 2>&1)"; sed 's/^/  | /' "$T/err" | head -5; fi
+if term_mpirun "$T/si1.h5" 0 "${SI[@]}"; then ok
+  run "sample: one-process checkpoint resumed on 2" 2 "${SI[@]}" --resume -o "$T/si1.h5"
+  same "sample interrupted at P = 1, resumed at P = 2" "$T/si.h5" "$T/si1.h5" "${ARR[@]}"
+else bad "sample interrupted on one process: $(ls "$T"/si1.h5* 2>&1)"; fi
 # multispin: the items are temperatures (64 replicas each)
 M=(sample -L 8 --temps 2,2.5,3 -n 128 --chains 64 --algorithm multispin --seed 5 --threads 1 -q)
 "$K" "${M[@]}" -o "$T/m.h5" || bad "serial multispin sample"
@@ -132,6 +175,88 @@ else
   echo "note: no numpy for /usr/bin/python3: fast-mode tolerance not checked"
 fi
 
+# ---- flow: the chains over processes --------------------------------------------
+# 150 chains = blocks of 64, 64, 22: P = 2 gives rank 0 one block and rank 1 two,
+# P = 3 one each; every array (sampled spins, mean-field values, per-chain
+# energies, G(r) means and errors) must be the bits of one process, and the
+# printed table (with the temperature readouts, which `export` leaves out) the
+# same characters.
+"$K" train-rbm "$T/d.h5" --hidden 8 --epochs 1 --seed 2 --threads 1 -q -o "$T/fr.h5" || bad "flow: RBM"
+FL=(flow --rbm "$T/fr.h5" --steps 5 --chains 150 --keep-every 2 --seed 4 --threads 1 --reference "$T/d.h5")
+FL_ARR=(energy magnetization correlation correlation_err kept_steps)
+"$K" "${FL[@]}" -o "$T/fl.h5" | grep -v '^wrote' >"$T/fl.txt" || bad "serial flow"
+"$K" "${FL[@]}" -q --mean-field -o "$T/flm.h5" || bad "serial mean-field flow"
+for P in 1 2 3; do
+  run "flow -np $P" $P "${FL[@]}" -o "$T/fl$P.h5"
+  same "flow -np $P vs one process" "$T/fl.h5" "$T/fl$P.h5" "${FL_ARR[@]}" spins
+  if grep -v '^wrote' "$T/out" | cmp -s - "$T/fl.txt"; then ok; else bad "flow -np $P: another table"; fi
+  run "flow --mean-field -np $P" $P "${FL[@]}" -q --mean-field -o "$T/flm$P.h5"
+  same "flow --mean-field -np $P vs one process" "$T/flm.h5" "$T/flm$P.h5" "${FL_ARR[@]}" values
+done
+# Interrupts: SIGTERM to mpirun (which passes it to every process) while the
+# processes run (term_mpirun): every process stops after the same
+# step, rank 0 writes the checkpoint, nothing under the final name; resumed on
+# one process it gives the bits of an uninterrupted run. And the other way: a
+# single-process checkpoint resumed on 3 processes.
+FI=(flow --rbm "$T/fr.h5" --steps 6000 --chains 150 --keep-every 1000 --seed 4 --threads 1 -q)
+"$K" "${FI[@]}" -o "$T/fi.h5" || bad "flow: uninterrupted run"
+if term_mpirun "$T/fi2.h5" 2 "${FI[@]}" && grep -q "steps are done and saved" "$T/err"; then ok
+  run "flow: -np 2 checkpoint resumed on 1" 1 "${FI[@]}" --resume -o "$T/fi2.h5"
+  same "flow interrupted at P = 2, resumed at P = 1" "$T/fi.h5" "$T/fi2.h5" "${FL_ARR[@]}" spins
+else bad "flow -np 2 interrupted: $(ls "$T"/fi2.h5* 2>&1)"; sed 's/^/  | /' "$T/err" | head -5; fi
+if term_mpirun "$T/fi1.h5" 0 "${FI[@]}"; then ok
+  run "flow: one-process checkpoint resumed on 3" 3 "${FI[@]}" --resume -o "$T/fi1.h5"
+  same "flow interrupted at P = 1, resumed at P = 3" "$T/fi.h5" "$T/fi1.h5" "${FL_ARR[@]}" spins
+else bad "flow interrupted on one process: $(ls "$T"/fi1.h5* 2>&1)"; fi
+
+# ---- train-thermometer: the minibatches over processes ---------------------------
+# deterministic: the same bits (weights, and the printed history and calibration)
+# for P = 1, 2, 3 as one process without mpirun; fast on one process: the
+# serial trainer bit for bit
+TH=(train-thermometer "$T/d.h5" --hidden 16 --epochs 3 --batch 50 --seed 2 --threads 1 --augment-flip --adam --lr 0.01)
+TH_ARR=(layer1.weights layer1.bias layer2.weights layer2.bias confusion)
+"$K" "${TH[@]}" -q -o "$T/t.h5" || bad "serial train-thermometer"
+"$K" "${TH[@]}" --reduction deterministic --reduction-block 7 -o "$T/td.h5" | grep -v '^wrote' >"$T/td.txt" \
+  || bad "train-thermometer deterministic, no mpirun"
+for P in 1 2 3; do
+  run "train-thermometer deterministic -np $P" $P "${TH[@]}" --reduction deterministic --reduction-block 7 -o "$T/td$P.h5"
+  same "train-thermometer deterministic -np $P vs one process" "$T/td.h5" "$T/td$P.h5" "${TH_ARR[@]}"
+  if grep -v '^wrote' "$T/out" | cmp -s - "$T/td.txt"; then ok; else bad "train-thermometer -np $P: another table"; fi
+done
+run "train-thermometer fast -np 1" 1 "${TH[@]}" -q -o "$T/tf1.h5"
+same "train-thermometer fast -np 1 vs serial" "$T/t.h5" "$T/tf1.h5" "${TH_ARR[@]}"
+# fast on 2 processes: the parts' gradients are added in another order. Bound:
+# 3 epochs of 8 minibatches (360 training rows) = 24 Adam steps; a gradient
+# entry is a mean of 50 terms of size <= 1 rounded with relative error <~
+# 50·2^-24 = 3e-6, and an Adam step moves a weight by <= lr = 0.01 in the
+# direction m/sqrt(v), which that rounding changes by <~ 3e-6 relative: |dW| <~
+# 24·0.01·3e-6 ~ 1e-8 from the sums, amplified by the network's dependence on
+# its own weights over 24 steps; allow 1e-5 (measured below 1e-7), far below
+# a missing or doubled part (dW ~ lr = 0.01 per step).
+run "train-thermometer fast -np 2" 2 "${TH[@]}" -q -o "$T/tf2.h5"
+if /usr/bin/python3 -c "import numpy" 2>/dev/null; then
+  rm -rf "$T/xa" "$T/xb"
+  "$K" export "$T/t.h5" --npy "$T/xa" -q 2>/dev/null; "$K" export "$T/tf2.h5" --npy "$T/xb" -q 2>/dev/null
+  if /usr/bin/python3 - "$T/xa" "$T/xb" <<'EOF'
+import sys, numpy as np
+a, b = sys.argv[1], sys.argv[2]
+worst = max(float(np.abs(np.load(f"{a}/{x}.npy").astype(np.float64) - np.load(f"{b}/{x}.npy")).max())
+            for x in ("layer1.weights", "layer1.bias", "layer2.weights", "layer2.bias"))
+print(f"train-thermometer fast -np 2: max |difference| from one process {worst:.3g}")
+sys.exit(0 if worst < 1e-5 else 1)
+EOF
+  then ok; else bad "train-thermometer fast -np 2 differs from one process by more than 1e-5"; fi
+fi
+# interrupted on 2 processes (SIGTERM to mpirun while they run, term_mpirun):
+# rank 0 writes the checkpoint; resumed on 3 processes it is the uninterrupted run
+TI=(train-thermometer "$T/d.h5" --hidden 16 --epochs 6000 --val 0 --batch 50 --seed 2 --threads 1 -q
+    --reduction deterministic)
+"$K" "${TI[@]}" -o "$T/ti.h5" || bad "train-thermometer: uninterrupted run"
+if term_mpirun "$T/ti2.h5" 2 "${TI[@]}" && grep -q "epochs are done and saved" "$T/err"; then ok
+  run "train-thermometer: -np 2 checkpoint resumed on 3" 3 "${TI[@]}" --resume -o "$T/ti2.h5"
+  same "train-thermometer interrupted at P = 2, resumed at P = 3" "$T/ti.h5" "$T/ti2.h5" "${TH_ARR[@]}"
+else bad "train-thermometer -np 2 interrupted: $(ls "$T"/ti2.h5* 2>&1)"; sed 's/^/  | /' "$T/err" | head -5; fi
+
 # ---- failures ----------------------------------------------------------------------
 # rank 1 cannot open its input (an MPMD launch gives it another path): rank 0
 # names the rank and the file, every process exits 1, no model is written
@@ -140,6 +265,12 @@ fi
 st=$?
 if [ $st = 1 ] && grep -q "MPI rank 1: .*missing.h5: cannot open" "$T/err" && [ ! -e "$T/f.h5" ]; then ok
 else bad "rank 1 without input: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
+# flow: rank 1 cannot read its model; rank 0 reports it, no flow is written
+"${MR[@]}" -np 1 "$K" flow --rbm "$T/fr.h5" --steps 2 --chains 10 -q -o "$T/ff.h5" : \
+  -np 1 "$K" flow --rbm "$T/missing.h5" --steps 2 --chains 10 -q -o "$T/ff.h5" >"$T/out" 2>"$T/err"
+st=$?
+if [ $st = 1 ] && grep -q "MPI rank 1: .*missing.h5" "$T/err" && [ ! -e "$T/ff.h5" ]; then ok
+else bad "flow, rank 1 without model: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
 # the output cannot be written: refused before sampling, by rank 0, for all
 "${MR[@]}" -np 2 "$K" sample -L 4 --temps 1 -n 5 -q -o "$T/nodir/x.h5" >"$T/out" 2>"$T/err"
 st=$?
@@ -151,11 +282,17 @@ else bad "unwritable output: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
   >"$T/out" 2>"$T/err"
 st=$?
 if [ $st != 0 ] && [ ! -e "$T/k.h5" ]; then ok; else bad "dead rank: status $st, k.h5 $(ls "$T"/k.h5* 2>&1)"; fi
-# sample keeps no checkpoint over several processes: --resume is a usage error
-"${MR[@]}" -np 2 "$K" "${S[@]}" --resume -o "$T/s2.h5" >"$T/out" 2>"$T/err"
+# train-thermometer: rank 1 cannot read its data; rank 0 reports it, no model is written
+"${MR[@]}" -np 1 "$K" train-thermometer "$T/d.h5" --epochs 1 -q -o "$T/ft.h5" : \
+  -np 1 "$K" train-thermometer "$T/missing.h5" --epochs 1 -q -o "$T/ft.h5" >"$T/out" 2>"$T/err"
 st=$?
-if [ $st = 2 ] && grep -q "resume runs on one process" "$T/err"; then ok
-else bad "sample --resume on 2 processes: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
+if [ $st = 1 ] && grep -q "MPI rank 1: .*missing.h5" "$T/err" && [ ! -e "$T/ft.h5" ]; then ok
+else bad "train-thermometer, rank 1 without data: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
+# reproduce refuses several processes, names the way out, creates nothing
+"${MR[@]}" -np 2 "$K" reproduce iso2018 --quick -q -o "$T/rep" >"$T/out" 2>"$T/err"
+st=$?
+if [ $st = 2 ] && grep -q "reproduce runs its stages on one process" "$T/err" && [ ! -e "$T/rep" ]; then ok
+else bad "reproduce on 2 processes: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
 # a command that does not split its work refuses to run on several processes
 "${MR[@]}" -np 2 "$K" info "$T/d.h5" >"$T/out" 2>"$T/err"
 st=$?

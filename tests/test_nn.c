@@ -2,7 +2,7 @@
  * Tests of src/nn, the neural thermometer: the sgemm forward pass and the
  * backpropagated gradient against a plain double-precision reference, the
  * readout formulas, learning a separable problem, bit-identical training for
- * 1 and 2 threads, divergence handling, and the model file (round trip and
+ * 1 and 2 threads, data-parallel training over simulated processes, divergence handling, and the model file (round trip and
  * rejection of damaged files).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -19,6 +19,7 @@
 #include "kadanoff/nn.h"
 #include "nn/nn_internal.h"
 #include "h5_edit.h"
+#include "split_world.h"
 #include "testing.h"
 
 static char tmpdir[256];
@@ -334,6 +335,20 @@ static void toy_set(int8_t *s, int *labels, size_t n, uint64_t seed)
         labels[k] = 2 * (s[k * 16] > 0) + (s[k * 16 + 5] > 0);
 }
 
+/* Parameters of a toy network: `hidden` units, Adam (lr 0.01) or momentum
+ * (lr 0.05), the rest as given. */
+static void toy_params(kd_thermometer_params *p, int hidden, int adam, int epochs, int batch,
+                       uint64_t seed)
+{
+    kd_thermometer_params_init(p);
+    p->hidden[0] = hidden;
+    p->optimizer = adam ? KD_OPTIMIZER_ADAM : KD_OPTIMIZER_MOMENTUM;
+    p->lr = adam ? 0.01 : 0.05;
+    p->epochs = epochs;
+    p->batch = batch;
+    p->seed = seed;
+}
+
 static void test_separable(void)
 {
     kd_lattice lat = {KD_LATTICE_SQUARE, 4, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
@@ -344,13 +359,7 @@ static void test_separable(void)
     toy_set(s, labels, NTRAIN + NTEST, 21);
     for (int opt = 0; opt < 2; opt++) {
         kd_thermometer_params p;
-        kd_thermometer_params_init(&p);
-        p.hidden[0] = 16;
-        p.optimizer = opt ? KD_OPTIMIZER_ADAM : KD_OPTIMIZER_MOMENTUM;
-        p.lr = opt ? 0.01 : 0.05;
-        p.epochs = 30;
-        p.batch = 32;
-        p.seed = 4;
+        toy_params(&p, 16, opt, 30, 32, 4);
         kd_thermometer *th;
         if (!kd_test(kd_thermometer_new(&th, &lat, T, 4, &p) == KD_OK, "toy thermometer"))
             continue;
@@ -405,6 +414,135 @@ static kd_thermometer *train_threads(int threads, const int8_t *s, const int *la
         return NULL;
     }
     return th;
+}
+
+/* ---- kd_thermometer_params.split: "processes" simulated by threads ---------- */
+
+typedef struct {
+    split_rank id; /* first: the hooks' ctx */
+    size_t block;
+    const kd_thermometer_data *train;
+    kd_thermometer *th;
+    kd_status st;
+} th_member;
+
+/* 3 epochs of Adam (or momentum) with flips, 230 training rows in minibatches
+ * of 40 (the last has 30), the L2 term on; split as given (NULL: plain). */
+static kd_thermometer *train_split_th(const kd_data_split *sp, int adam,
+                                      const kd_thermometer_data *train)
+{
+    kd_lattice lat = {KD_LATTICE_SQUARE, 4, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
+    const double T[4] = {0.5, 1.0, 2.0, 3.0};
+    kd_thermometer_params p;
+    toy_params(&p, 8, adam, 3, 40, 6);
+    p.l2 = 1e-3;
+    p.augment_flip = 1;
+    p.split = sp;
+    kd_thermometer *th;
+    if (kd_thermometer_new(&th, &lat, T, 4, &p) != KD_OK)
+        return NULL;
+    if (kd_thermometer_train(th, train, NULL) != KD_OK) {
+        kd_thermometer_free(th);
+        return NULL;
+    }
+    return th;
+}
+
+static int adam_global; /* the optimizer of the ranks' runs */
+
+static void *th_rank_main(void *arg)
+{
+    th_member *m = arg;
+    kd_data_split sp = split_of(&m->id, m->block);
+    m->th = train_split_th(&sp, adam_global, m->train);
+    m->st = m->th ? KD_OK : KD_ERR_INTERNAL;
+    return NULL;
+}
+
+/* Train on `size` simulated ranks; rank 0's model, after checking that every
+ * rank ends with the same weights. */
+static kd_thermometer *train_ranks(int size, size_t block, const kd_thermometer_data *train)
+{
+    enum { MAX_RANKS = 3 };
+    th_member m[MAX_RANKS];
+    if (!kd_test(size >= 1 && size <= MAX_RANKS, "1 to 3 simulated ranks (%d)", size))
+        return NULL;
+    for (int r = 0; r < size && r < MAX_RANKS; r++)
+        m[r] = (th_member){{NULL, r}, block, train, NULL, KD_OK};
+    split_world_run(size, th_rank_main, m, sizeof *m);
+    int ok = 1;
+    for (int r = 0; r < size; r++)
+        ok = ok && m[r].st == KD_OK;
+    for (int r = 1; ok && r < size; r++)
+        ok = !memcmp(m[r].th->param, m[0].th->param, m[0].th->nparam * sizeof(float));
+    kd_test(ok, "thermometer split over %d ranks (block %zu): trains, every rank ends with the "
+                "same weights", size, block);
+    for (int r = 1; r < size; r++)
+        kd_thermometer_free(m[r].th);
+    return ok ? m[0].th : (kd_thermometer_free(m[0].th), NULL);
+}
+
+static double param_diff(const kd_thermometer *a, const kd_thermometer *b)
+{
+    double d = 0;
+    for (size_t i = 0; i < a->nparam; i++)
+        d = fmax(d, fabs((double)a->param[i] - b->param[i]));
+    return d;
+}
+
+static void test_split(void)
+{
+    enum { N = 230 };
+    int8_t *s = malloc(N * 16);
+    int labels[N];
+    toy_set(s, labels, N, 33);
+    kd_thermometer_data train = {s, NULL, labels, N, NULL};
+    kd_set_threads(1);
+    for (int adam = 0; adam < 2; adam++) {
+        adam_global = adam;
+        const char *what = adam ? "Adam" : "momentum";
+        kd_thermometer *plain = train_split_th(NULL, adam, &train);
+        kd_data_split one = {0, 1, 0, NULL, NULL, NULL, NULL};
+        kd_thermometer *fast1 = train_split_th(&one, adam, &train);
+        kd_test(plain && fast1 && !param_diff(plain, fast1) &&
+                    plain->history[2].train_loss == fast1->history[2].train_loss,
+                "%s: fast split on one process is the plain trainer, bit for bit", what);
+        one.block = 7; /* blocks of 7 rows: the last of each minibatch is short */
+        kd_thermometer *det1 = train_split_th(&one, adam, &train);
+        for (int size = 2; size <= 3; size++) {
+            kd_thermometer *det = train_ranks(size, 7, &train);
+            kd_test(det && det1 && !memcmp(det->param, det1->param, det1->nparam * sizeof(float)) &&
+                        det->history[2].train_loss == det1->history[2].train_loss &&
+                        det->history[2].train_accuracy == det1->history[2].train_accuracy,
+                    "%s: deterministic split over %d ranks bit-identical to one process "
+                    "(weights and history)", what, size);
+            kd_thermometer_free(det);
+            /* fast: the parts are added in another order. 18 updates; a
+             * gradient entry is a mean of 40 terms of size <= 1 rounded with
+             * relative error <~ 40·2^-24 = 2.4e-6, so a momentum step (lr 0.05,
+             * velocity <= 10 steps) moves by <~ 0.5·2.4e-6 more or less per
+             * update: 18·1.2e-6 = 2e-5. Adam divides by sqrt(v) and can turn a
+             * rounding-level gradient into a step of up to lr = 0.01: 5·lr. A
+             * missing or doubled part changes the gradient by O(1) relative and
+             * the weights by ~lr per step, far beyond the momentum bound. */
+            kd_thermometer *fast = train_ranks(size, 0, &train);
+            double tol = adam ? 5 * 0.01 : 2e-5;
+            kd_test(fast && plain && param_diff(fast, plain) <= tol,
+                    "%s: fast split over %d ranks within %.2g of one process (%.3g)", what, size,
+                    tol, fast && plain ? param_diff(fast, plain) : NAN);
+            kd_thermometer_free(fast);
+        }
+        /* and the split changes the result at all only by rounding: the
+         * deterministic blocks against the plain trainer */
+        kd_test(det1 && plain && param_diff(det1, plain) <= (adam ? 5 * 0.01 : 2e-5),
+                "%s: deterministic blocks within rounding of the plain trainer (%.3g)", what,
+                det1 && plain ? param_diff(det1, plain) : NAN);
+        kd_thermometer_free(plain);
+        kd_thermometer_free(fast1);
+        kd_thermometer_free(det1);
+    }
+    kd_set_threads(0);
+    free(s);
 }
 
 static void test_threads(void)
@@ -939,6 +1077,7 @@ int main(void)
     test_augmentation();
     test_separable();
     test_threads();
+    test_split();
     test_divergence();
     test_interrupt_resume();
     test_acceptance();

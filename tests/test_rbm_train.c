@@ -12,6 +12,7 @@
 
 #include "kadanoff/rbm.h"
 #include "kadanoff/rng.h"
+#include "split_world.h"
 #include "testing.h"
 
 static const kd_units UNITS[2] = {KD_UNITS_SPIN, KD_UNITS_BINARY};
@@ -462,69 +463,20 @@ static void test_nan(void)
     free(sp);
 }
 
-/* ---- kd_rbm_split: data-parallel training, "processes" simulated by threads ----
- * Each thread is one rank with its own model and trainer; the hooks exchange
- * through a shared buffer between barriers, as MPI would (sum in rank order). */
+/* ---- kd_rbm_split: data-parallel training, "processes" simulated by threads
+ * (split_world.h) ---- */
 typedef struct {
-    int size;
-    pthread_barrier_t bar;
-    float *buf; /* scratch shared by the ranks */
-} world;
-
-typedef struct {
-    world *w;
-    int rank;
+    split_rank id; /* first: the hooks' ctx */
     kd_rbm_train_options o;
     const kd_rbm_data *data;
     kd_rbm *rbm;
     kd_status st;
 } member;
 
-static kd_status w_sum(void *ctx, float *x, size_t n)
-{
-    member *m = ctx;
-    world *w = m->w;
-    memcpy(w->buf + (size_t)m->rank * n, x, n * sizeof(float));
-    pthread_barrier_wait(&w->bar);
-    for (size_t i = 0; i < n; i++) {
-        float acc = w->buf[i];
-        for (int r = 1; r < w->size; r++)
-            acc += w->buf[(size_t)r * n + i];
-        x[i] = acc;
-    }
-    pthread_barrier_wait(&w->bar);
-    return KD_OK;
-}
-
-static kd_status w_gather(void *ctx, float *x, size_t len, const size_t *first)
-{
-    member *m = ctx;
-    world *w = m->w;
-    size_t a = first[m->rank] * len, b = first[m->rank + 1] * len;
-    memcpy(w->buf + a, x + a, (b - a) * sizeof(float));
-    pthread_barrier_wait(&w->bar);
-    memcpy(x, w->buf, first[w->size] * len * sizeof(float));
-    pthread_barrier_wait(&w->bar);
-    return KD_OK;
-}
-
-static kd_status w_bcast(void *ctx, float *x, size_t n)
-{
-    member *m = ctx;
-    if (m->rank == 0)
-        memcpy(m->w->buf, x, n * sizeof(float));
-    pthread_barrier_wait(&m->w->bar);
-    if (m->rank != 0)
-        memcpy(x, m->w->buf, n * sizeof(float));
-    pthread_barrier_wait(&m->w->bar);
-    return KD_OK;
-}
-
 static void *rank_main(void *arg)
 {
     member *m = arg;
-    kd_rbm_split sp = {m->rank, m->w->size, 0, w_sum, w_gather, w_bcast, m};
-    sp.block = m->o.split ? m->o.split->block : 0;
+    kd_rbm_split sp = split_of(&m->id, m->o.split ? m->o.split->block : 0);
     kd_rbm_train_options o = m->o;
     o.split = &sp;
     m->rbm = make_model(16, 8, KD_UNITS_SPIN, KD_UNITS_BINARY, 0, 0.1, 0.05, 5);
@@ -541,24 +493,16 @@ static void *rank_main(void *arg)
 static kd_rbm *train_split(const kd_rbm_train_options *o, size_t block, int size,
                            const kd_rbm_data *data)
 {
-    world w;
-    memset(&w, 0, sizeof w);
-    w.size = size;
-    w.buf = calloc((size_t)1 << 16, sizeof(float));
-    pthread_barrier_init(&w.bar, NULL, (unsigned)size);
     kd_rbm_split want = {0, 1, block, NULL, NULL, NULL, NULL};
     member m[3];
-    pthread_t th[3];
     for (int r = 0; r < size; r++) {
-        m[r] = (member){&w, r, *o, data, NULL, KD_OK};
+        m[r] = (member){{NULL, r}, *o, data, NULL, KD_OK};
         m[r].o.split = &want;
-        pthread_create(&th[r], NULL, rank_main, &m[r]);
     }
+    split_world_run(size, rank_main, m, sizeof *m);
     int ok = 1;
-    for (int r = 0; r < size; r++) {
-        pthread_join(th[r], NULL);
+    for (int r = 0; r < size; r++)
         ok = ok && m[r].st == KD_OK && m[r].rbm;
-    }
     if (ok)
         for (int r = 1; r < size; r++)
             ok = ok && !memcmp(kd_rbm_params(m[r].rbm), kd_rbm_params(m[0].rbm),
@@ -567,8 +511,6 @@ static kd_rbm *train_split(const kd_rbm_train_options *o, size_t block, int size
                 "parameters", size, block);
     for (int r = 1; r < size; r++)
         kd_rbm_free(m[r].rbm);
-    pthread_barrier_destroy(&w.bar);
-    free(w.buf);
     return m[0].rbm;
 }
 

@@ -55,6 +55,32 @@ void kd_log(kd_log_level level, const char *fmt, ...)
  * Return nonzero to ask the operation to stop (it then returns KD_ERR_CANCELLED). */
 typedef int (*kd_progress_fn)(double fraction, const char *label, void *user);
 
+/* Data-parallel minibatch training over several processes (set by the CLI's
+ * MPI layer, tools/kadanoff/mpi_*.c; the library itself knows nothing of MPI),
+ * used by the RBM trainer (kd_rbm_split, kadanoff/rbm.h) and the thermometer
+ * (kd_thermometer_params.split, kadanoff/nn.h). Every process holds the same
+ * model, options and data and computes a part of every minibatch's gradient:
+ *   block = 0 ("fast"): process r takes rows [B·r/size, B·(r+1)/size) of a
+ *     minibatch of B rows; the partial gradients are added by sum(). Equal to
+ *     one process up to the rounding of that sum.
+ *   block > 0 ("deterministic"): the minibatch is cut into blocks of `block`
+ *     rows, each block's gradient is computed alone, the blocks are shared
+ *     with gather() and every process adds them in block order: the result
+ *     depends on `block` but not on `size`.
+ * Hooks (required when size > 1):
+ *   sum(ctx, x, n):             x[0..n) ← Σ over processes, the same on all;
+ *   gather(ctx, x, len, first): process p has filled rows [first[p],
+ *                               first[p+1]) of len floats of x; fill the others;
+ *   bcast(ctx, x, n):           x[0..n) ← rank 0's. */
+typedef struct {
+    int rank, size;
+    size_t block;
+    kd_status (*sum)(void *ctx, float *x, size_t n);
+    kd_status (*gather)(void *ctx, float *x, size_t len, const size_t *first);
+    kd_status (*bcast)(void *ctx, float *x, size_t n);
+    void *ctx;
+} kd_data_split;
+
 /* Number of OpenMP threads used by the library (0 or negative: all cores). */
 void kd_set_threads(int nthreads);
 int kd_get_threads(void);

@@ -34,6 +34,38 @@ typedef enum { KD_FLOW_SAMPLE = 0, KD_FLOW_MEAN_FIELD = 1 } kd_flow_mode;
 
 const char *kd_flow_mode_name(kd_flow_mode m); /* "sample" / "mean-field" */
 
+/* Splitting a flow's chains over several processes (used by the CLI's MPI
+ * layer, tools/kadanoff/mpi_*.c; the library itself knows nothing of MPI).
+ * The chains are cut into blocks of KD_FLOW_BLOCK (the last may be shorter),
+ * and every RBM pass works on one block at a time whatever the split, so a
+ * chain's arithmetic (the shape of every matrix product included) and its
+ * Philox streams do not depend on `size`: the flow is the same bits for any
+ * number of processes. Process `rank` of `size` runs the chains
+ * [first[rank], first[rank+1]) of kd_flow_split_range; every process holds the
+ * same model, options and start configurations (or resume state). After every
+ * step, and once more for the chains' state when the run stops early, every
+ * process calls
+ *     gather(ctx, local, x, row_bytes, first)
+ * with `local` its own status (kd_last_error() its message): process p has
+ * filled rows [first[p], first[p+1]) of row_bytes bytes of x; gather must fill
+ * every row of x on rank 0 and return an error on every process if any
+ * process failed. Rank 0 then returns the whole flow (and *partial); the other
+ * ranks return KD_OK with *out = NULL (and *partial = NULL). The progress
+ * callback must return the same value on every process (e.g. an interrupt
+ * agreed over all of them). */
+#define KD_FLOW_BLOCK 64
+typedef struct {
+    int rank, size;
+    kd_status (*gather)(void *ctx, kd_status local, void *x, size_t row_bytes,
+                        const size_t *first);
+    void *ctx;
+} kd_flow_split;
+
+/* The chains of every process under `split` (NULL: one process): first[p] for
+ * p = 0..size, first[0] = 0, first[size] = chains, whole blocks of
+ * KD_FLOW_BLOCK chains per process. first has size + 1 entries. */
+void kd_flow_split_range(const kd_flow_split *split, size_t chains, size_t *first);
+
 typedef struct {
     int steps;         /* flow steps after the start, >= 1 */
     kd_flow_mode mode;
@@ -54,6 +86,7 @@ typedef struct {
      * (KD_ERR_INVALID naming the difference otherwise). */
     struct kd_flow **partial;
     const struct kd_flow *resume;
+    const kd_flow_split *split; /* NULL: one process (the default) */
 } kd_flow_options;
 
 /* Defaults: 40 steps, sampling, seed 1, keep every step, no partial/resume. */

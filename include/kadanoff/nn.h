@@ -115,6 +115,20 @@ typedef struct {
 
     kd_progress_fn progress; /* called after each epoch (may be NULL); not stored */
     void *progress_user;
+    /* Data-parallel training over several processes (kd_data_split,
+     * kadanoff/core.h; NULL: one process); not stored. Each process takes a
+     * part of every minibatch (the same rows, flips and shifts as one
+     * process), the partial gradients of the mean cross-entropy are combined,
+     * the L2 term is added once. Fast mode (block 0) on one process is the
+     * unsplit trainer; deterministic mode gives the same bits for any number
+     * of processes (and differs from the unsplit trainer by rounding: the
+     * gradient and the training loss are summed block by block, the loss in
+     * float). The training loss and accuracy of the history are those of all
+     * processes' rows; the validation set is evaluated by every process. In
+     * fast mode the weights and optimizer state are broadcast from rank 0
+     * after every epoch. The progress callback must return the same value on
+     * every process. */
+    const kd_data_split *split;
 } kd_thermometer_params;
 
 /* Defaults: one hidden layer of 64 tanh units, momentum 0.9, lr 0 (default),

@@ -288,12 +288,11 @@ typedef enum {
     KD_RBM_LR_EXPONENTIAL = 2 /* lr · lr_decay^e */
 } kd_rbm_schedule;            /* e = 0-based epoch index */
 
-/* Data-parallel training over several processes (set by the CLI's MPI layer,
- * tools/kadanoff/mpi_*.c; the library itself knows nothing of MPI). Every
- * process holds the same model, options and data, and takes a part of every
- * minibatch; the chains keep their Philox streams (seed, stream of the chain's
- * index in the minibatch), so only the summation of the gradient depends on
- * the split:
+/* Data-parallel training over several processes: kd_data_split
+ * (kadanoff/core.h) applied to the RBM trainer. Every process holds the same
+ * model, options and data, and takes a part of every minibatch; the chains
+ * keep their Philox streams (seed, stream of the chain's index in the
+ * minibatch), so only the summation of the gradient depends on the split:
  *   block = 0 ("fast"): process r takes rows [B·r/size, B·(r+1)/size) (and
  *     PCD chains alike); the partial gradients are added by sum(). The result
  *     equals one process's up to the rounding of that sum (and is bit-identical
@@ -303,23 +302,11 @@ typedef enum {
  *     same operations), the blocks are shared with gather(), and every process
  *     adds them in block order. The result depends on `block` but not on
  *     `size`: bit-identical for any number of processes.
- * Hooks (required when size > 1; NULL with size = 1):
- *   sum(ctx, x, n):            x[0..n) ← Σ over processes, the same on all;
- *   gather(ctx, x, len, first): process p has filled rows [first[p],
- *                              first[p+1]) of len floats of x; fill the others;
- *   bcast(ctx, x, n):          x[0..n) ← rank 0's.
  * At the end of every epoch the persistent chains are gathered (and, in fast
  * mode, the parameters and optimiser state broadcast from rank 0), so that
  * every process holds the complete trainer state. The progress callback must
  * not cancel a split run. */
-typedef struct {
-    int rank, size;
-    size_t block;
-    kd_status (*sum)(void *ctx, float *x, size_t n);
-    kd_status (*gather)(void *ctx, float *x, size_t len, const size_t *first);
-    kd_status (*bcast)(void *ctx, float *x, size_t n);
-    void *ctx;
-} kd_rbm_split;
+typedef kd_data_split kd_rbm_split;
 
 typedef struct {
     kd_rbm_method method;                    /* default CD */

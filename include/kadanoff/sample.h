@@ -76,8 +76,11 @@ typedef struct {
      * the order given, with their summaries; NULL if none), so an interrupted
      * run can be checkpointed: by the reproducibility rule above, sampling the
      * remaining temperatures later and merging gives the uninterrupted
-     * result bit for bit. Chains cut short are discarded. Single process
-     * only: with `split` set, *partial is left NULL. */
+     * result bit for bit. Chains cut short are discarded. With `split`, rank
+     * 0 receives the partial result, of the temperatures all of whose chains
+     * completed on whichever process; a process whose progress callback
+     * cancelled returns KD_ERR_CANCELLED, the others KD_OK (rank 0:
+     * KD_ERR_CANCELLED if any chain did not complete). */
     kd_dataset **partial;
     const kd_sample_split *split; /* NULL: one process (the default) */
 } kd_sample_params;

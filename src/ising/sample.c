@@ -334,22 +334,23 @@ kd_status kd_sample(const kd_sample_params *p, kd_dataset **out)
     kd_status st = KD_OK;
     for (size_t task = 0; task < nt * C && st == KD_OK; task++)
         st = status[task];
+    int was_cancelled = st == KD_OK && ps.cancelled;
     if (p->split) {
-        /* Split over processes: a cancellation on any process fails the whole
-         * run (no partial result, p->partial stays NULL); combine gathers the
-         * rows and the chain records on rank 0. */
-        if (st == KD_OK && ps.cancelled)
-            st = kd_set_error(KD_ERR_CANCELLED, "sampling cancelled");
+        /* Split over processes: combine gathers the rows and the chain records
+         * (with their `complete` flags) on rank 0, also after a cancellation,
+         * which rank 0 then sees as chains that did not complete, whichever
+         * process ran them. */
         st = p->split->combine(p->split->ctx, st, d, info, sizeof *info, nt * C);
         if (st == KD_OK && rank != 0) { /* rank 0 holds the rows and writes the summary */
             free(info);
             free(status);
             free(G);
             kd_dataset_free(d);
-            return KD_OK;
+            return was_cancelled ? kd_set_error(KD_ERR_CANCELLED, "sampling cancelled") : KD_OK;
         }
+        for (size_t i = 0; st == KD_OK && i < nt * C; i++)
+            was_cancelled |= !info[i].complete;
     }
-    const int was_cancelled = st == KD_OK && ps.cancelled;
 
     /* The temperatures to summarise: all of them, or after a cancellation those
      * whose chains all completed, their rows moved down to slots 0, 1, ...

@@ -158,6 +158,7 @@ kd_status kd_nn_alloc(kd_thermometer **out, const kd_lattice *lat, const double 
     memcpy(th->temps, class_T, (size_t)nclasses * sizeof(double));
     th->params.progress = NULL;
     th->params.progress_user = NULL;
+    th->params.split = NULL;
     if (th->params.lr == 0.0)
         th->params.lr = p->optimizer == KD_OPTIMIZER_ADAM ? 0.001 : 0.05;
     copy_string(th->kadanoff_version, sizeof th->kadanoff_version, kd_version());
@@ -190,6 +191,7 @@ kd_status kd_thermometer_new(kd_thermometer **out, const kd_lattice *lat, const 
     KD_CHECK(kd_nn_alloc(out, lat, class_T, nclasses, p));
     (*out)->params.progress = p->progress;
     (*out)->params.progress_user = p->progress_user;
+    (*out)->params.split = p->split;
     kd_nn_init_weights(*out);
     return KD_OK;
 }
@@ -424,12 +426,12 @@ double kd_nn_forward(const kd_thermometer *th, kd_nn_work *w, int count, const i
     return loss;
 }
 
-void kd_nn_backward(const kd_thermometer *th, kd_nn_work *w, int count, const int *labels,
-                    double l2)
+void kd_nn_backward(const kd_thermometer *th, kd_nn_work *w, int count, int batch,
+                    const int *labels, double l2)
 {
     const kd_nn_activation *act = kd_nn_activation_get(th->params.activation);
     const int C = th->nclasses;
-    const float inv = 1.0f / (float)count;
+    const float inv = 1.0f / (float)batch;
     /* ∂(mean CE)/∂z = (p - onehot(y)) / B */
     float *d = w->delta[0];
     for (int k = 0; k < count; k++) {
@@ -446,8 +448,11 @@ void kd_nn_backward(const kd_thermometer *th, kd_nn_work *w, int count, const in
         float *gW = w->grad + th->w_off[l], *gb = w->grad + th->b_off[l];
         d = w->delta[cur];
         /* ∂J/∂W_l = A_{l-1}ᵀ δ_l + λ W_l */
-        kd_sgemm(CblasTrans, CblasNoTrans, n_in, n_out, count, 1.0f, w->act[l - 1], n_in, d,
-                    n_out, 0.0f, gW, n_out);
+        if (count > 0)
+            kd_sgemm(CblasTrans, CblasNoTrans, n_in, n_out, count, 1.0f, w->act[l - 1], n_in, d,
+                     n_out, 0.0f, gW, n_out);
+        else
+            memset(gW, 0, (size_t)n_in * (size_t)n_out * sizeof(float));
         if (l2 != 0.0) {
             const float lf = (float)l2;
             for (size_t i = 0; i < (size_t)n_in * (size_t)n_out; i++)
@@ -460,7 +465,7 @@ void kd_nn_backward(const kd_thermometer *th, kd_nn_work *w, int count, const in
             for (int j = 0; j < n_out; j++)
                 gb[j] += dk[j];
         }
-        if (l > 1) {
+        if (l > 1 && count > 0) {
             /* δ_{l-1} = (δ_l W_lᵀ) ⊙ f'(z_{l-1}) */
             float *dn = w->delta[1 - cur];
             kd_sgemm(CblasNoTrans, CblasTrans, count, n_in, n_out, 1.0f, d, n_out, W, n_out,
@@ -494,7 +499,7 @@ kd_status kd_nn_loss_grad(const kd_thermometer *th, const kd_thermometer_data *d
     kd_status s = kd_nn_load_batch(th, &w, d, NULL, 0, count, NULL);
     if (s == KD_OK) {
         double ce = kd_nn_forward(th, &w, count, d->labels, NULL, NULL);
-        kd_nn_backward(th, &w, count, d->labels, l2);
+        kd_nn_backward(th, &w, count, count, d->labels, l2);
         *loss = ce / count + 0.5 * l2 * weight_norm2(th);
         if (grad)
             memcpy(grad, w.grad, th->nparam * sizeof(float));
@@ -515,6 +520,7 @@ void kd_thermometer_describe(const kd_thermometer *th, kd_thermometer_info *out)
     out->params = th->params;
     out->params.progress = NULL;
     out->params.progress_user = NULL;
+    out->params.split = NULL;
     out->nparams = th->nparam;
     out->epochs_done = th->epochs_done;
     out->best_epoch = th->best_epoch;

@@ -144,9 +144,11 @@ double kd_nn_forward(const kd_thermometer *th, kd_nn_work *w, int count, const i
                      size_t *hits, double *logp);
 
 /* Backward pass after kd_nn_forward with labels: w->grad = ∇ of
- * (1/count) Σ -ln p_y + (l2/2) Σ ‖W‖². */
-void kd_nn_backward(const kd_thermometer *th, kd_nn_work *w, int count, const int *labels,
-                    double l2);
+ * (1/batch) Σ -ln p_y + (l2/2) Σ ‖W‖², the sum over the `count` rows (a part
+ * of a minibatch of `batch` rows; count = batch for a whole one; count may
+ * be 0). */
+void kd_nn_backward(const kd_thermometer *th, kd_nn_work *w, int count, int batch,
+                    const int *labels, double l2);
 
 /* Objective J and its gradient on a whole labelled set (one batch), for the
  * gradient check: *loss = mean cross-entropy + (l2/2) Σ ‖W‖², grad (nparam). */

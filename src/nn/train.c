@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/split.h"
 #include "kadanoff/rng.h"
 #include "nn/nn_internal.h"
 
@@ -59,6 +60,13 @@ static kd_status grow_history(kd_thermometer *th, int more)
 /* Buffers of one training run. */
 typedef struct {
     kd_nn_work work, eval;
+    /* split runs (kd_thermometer_params.split): the combined gradient with
+     * the loss, hits and failures of the minibatch after it (nparam + 3),
+     * the deterministic mode's block workspace and block gradients, and the
+     * processes' block boundaries */
+    float *g, *parts;
+    kd_nn_work bwork;
+    size_t *first;
     size_t *order;
     uint8_t *flip;
     uint32_t *shift;
@@ -71,6 +79,10 @@ static void buffers_free(train_buffers *b)
 {
     kd_nn_work_free(&b->work);
     kd_nn_work_free(&b->eval);
+    kd_nn_work_free(&b->bwork);
+    free(b->g);
+    free(b->parts);
+    free(b->first);
     free(b->order);
     free(b->flip);
     free(b->shift);
@@ -79,6 +91,36 @@ static void buffers_free(train_buffers *b)
     free(b->v);
     free(b->last_good);
     free(b->best);
+}
+
+/* The split of a run, or NULL for one process in fast mode (the unsplit trainer). */
+static const kd_data_split *active_split(const kd_thermometer *th)
+{
+    const kd_data_split *sp = th->params.split;
+    return sp && (sp->size > 1 || sp->block > 0) ? sp : NULL;
+}
+
+/* The extra entries of a split gradient: summed cross-entropy, argmax hits,
+ * rows that could not be loaded. */
+#define EXTRA 3
+
+static kd_status split_buffers(train_buffers *b, const kd_thermometer *th,
+                               const kd_data_split *sp, int batch)
+{
+    const size_t np = th->nparam + EXTRA, nblk = kd_split_nblocks(sp, (size_t)batch);
+    if (nblk && nblk > SIZE_MAX / np / sizeof(float))
+        KD_FAIL(KD_ERR_NOMEM, "%zu reduction blocks of %zu parameters are too large", nblk, np);
+    b->g = malloc(np * sizeof(float));
+    b->first = calloc((size_t)sp->size + 1, sizeof(size_t));
+    b->parts = nblk ? malloc(nblk * np * sizeof(float)) : NULL;
+    if (!b->g || !b->first || (nblk && !b->parts))
+        KD_FAIL(KD_ERR_NOMEM, "out of memory for %zu reduction blocks of %zu parameters "
+                              "(%.3g GiB); use a larger reduction block", nblk, np,
+                (double)nblk * (double)np * 4.0 / 1073741824.0);
+    if (sp->block)
+        return kd_nn_work_init(&b->bwork, th, sp->block < (size_t)batch ? (int)sp->block : batch,
+                               1);
+    return KD_OK;
 }
 
 static kd_status buffers_init(train_buffers *b, const kd_thermometer *th, size_t n_train,
@@ -108,6 +150,92 @@ static kd_status buffers_init(train_buffers *b, const kd_thermometer *th, size_t
         KD_FAIL(KD_ERR_NOMEM, "thermometer: out of memory for training (%zu rows, %zu "
                               "parameters)", n_train, P);
     }
+    const kd_data_split *sp = active_split(th);
+    if (sp && (s = split_buffers(b, th, sp, batch)) != KD_OK)
+        buffers_free(b);
+    return s;
+}
+
+/* One minibatch of a split run (core/split.h): rows first..first+count of
+ * the epoch's order, their labels in `labels`. */
+typedef struct {
+    const kd_thermometer *th;
+    train_buffers *b;
+    const kd_thermometer_data *train;
+    size_t first;
+    int count;
+    const kd_nn_augment *aug;
+    kd_status st; /* this process's failure to load a row, if any */
+} batch_part;
+
+/* The gradient of one part, without the L2 term (added once to the sum),
+ * scaled by the whole minibatch; then the part's cross-entropy, hits and
+ * failed loads (as floats, so that they add like the gradient). */
+static void batch_part_gradient(void *user, const kd_split_part *pt, float *grad)
+{
+    batch_part *q = user;
+    const size_t P = q->th->nparam;
+    kd_nn_work *w = pt->block ? &q->b->bwork : &q->b->work;
+    size_t lo, hi, h = 0;
+    kd_split_part_range(pt, (size_t)q->count, &lo, &hi);
+    const int m = (int)(hi - lo);
+    double ce = 0.0;
+    kd_status st = m ? kd_nn_load_batch(q->th, w, q->train, q->b->order, q->first + lo, m, q->aug)
+                     : KD_OK;
+    if (st == KD_OK && m)
+        ce = kd_nn_forward(q->th, w, m, q->b->labels + lo, &h, NULL);
+    if (st == KD_OK)
+        kd_nn_backward(q->th, w, m, q->count, q->b->labels + lo, 0.0);
+    else
+        memset(w->grad, 0, P * sizeof(float));
+    if (st != KD_OK && q->st == KD_OK)
+        q->st = st;
+    memcpy(grad, w->grad, P * sizeof(float));
+    grad[P] = (float)ce;
+    grad[P + 1] = (float)h;
+    grad[P + 2] = st != KD_OK;
+}
+
+/* The gradient of the minibatch split over the processes into b->g (with
+ * its L2 term), its summed cross-entropy into *ce and hits into *hits. */
+static kd_status split_batch(const kd_thermometer *th, train_buffers *b,
+                             const kd_thermometer_data *train, size_t first, int count,
+                             const kd_nn_augment *aug, double *ce, size_t *hits)
+{
+    const kd_data_split *sp = active_split(th);
+    const size_t P = th->nparam;
+    batch_part q = {th, b, train, first, count, aug, KD_OK};
+    KD_CHECK(kd_split_gradient(sp, (size_t)count, P + EXTRA, b->parts, b->first, b->g,
+                               batch_part_gradient, &q));
+    if (q.st != KD_OK)
+        return q.st;
+    if (b->g[P + 2] > 0)
+        KD_FAIL(KD_ERR_INVALID, "thermometer: another process could not load its training "
+                                "rows (invalid configurations)");
+    *ce = b->g[P];
+    *hits = (size_t)b->g[P + 1];
+    const double l2 = th->params.l2;
+    if (l2 != 0.0) /* ∂J/∂W_l += λ W_l, once (kd_nn_backward's order: sum, then λW) */
+        for (int l = 1; l <= th->nlayers; l++) {
+            const float lf = (float)l2, *W = th->param + th->w_off[l];
+            float *gW = b->g + th->w_off[l];
+            for (size_t i = 0; i < (size_t)th->size[l - 1] * (size_t)th->size[l]; i++)
+                gW[i] += lf * W[i];
+        }
+    return KD_OK;
+}
+
+/* End of an epoch of a split run in fast mode: rank 0's weights and optimizer
+ * state on every process (guards against sums that differ between them). */
+static kd_status split_sync(kd_thermometer *th, train_buffers *b)
+{
+    const kd_data_split *sp = active_split(th);
+    if (!sp || sp->size == 1 || sp->block)
+        return KD_OK;
+    KD_CHECK(sp->bcast(sp->ctx, th->param, th->nparam));
+    KD_CHECK(sp->bcast(sp->ctx, b->m, th->nparam));
+    if (b->v)
+        KD_CHECK(sp->bcast(sp->ctx, b->v, th->nparam));
     return KD_OK;
 }
 
@@ -155,6 +283,13 @@ kd_status kd_thermometer_train(kd_thermometer *th, const kd_thermometer_data *tr
     const kd_thermometer_params *p = &th->params;
     const size_t n = train->n;
     const int batch = (size_t)p->batch < n ? p->batch : (int)n;
+    const kd_data_split *sp = active_split(th);
+    if (sp && (sp->rank < 0 || sp->rank >= sp->size ||
+               (sp->size > 1 && (!sp->sum || !sp->gather || !sp->bcast))))
+        KD_FAIL(KD_ERR_INVALID, "thermometer: a split over %d processes (rank %d) needs the "
+                                "sum, gather and bcast hooks", sp->size, sp->rank);
+    if (sp && sp->block > ((size_t)1 << 24))
+        KD_FAIL(KD_ERR_INVALID, "reduction block of %zu rows, expected at most 2^24", sp->block);
     train_buffers b;
     KD_CHECK(grow_history(th, p->epochs));
     KD_CHECK(buffers_init(&b, th, n, n_val, batch));
@@ -229,26 +364,35 @@ kd_status kd_thermometer_train(kd_thermometer *th, const kd_thermometer_data *tr
         for (size_t first = 0; first < n; first += (size_t)batch) {
             const int count = n - first < (size_t)batch ? (int)(n - first) : batch;
             size_t h;
-            s = kd_nn_load_batch(th, &b.work, train, b.order, first, count, &aug);
+            /* (split: every process loads its own part) */
+            s = sp ? KD_OK : kd_nn_load_batch(th, &b.work, train, b.order, first, count, &aug);
             if (s != KD_OK)
                 break;
             for (int k = 0; k < count; k++)
                 b.labels[k] = train->labels[b.order[first + (size_t)k]];
-            double ce = kd_nn_forward(th, &b.work, count, b.labels, &h, NULL);
-            kd_nn_backward(th, &b.work, count, b.labels, p->l2);
+            double ce;
+            float *grad = b.work.grad;
+            if (sp) { /* every process a part of the minibatch */
+                grad = b.g;
+                if ((s = split_batch(th, &b, train, first, count, &aug, &ce, &h)) != KD_OK)
+                    break;
+            } else {
+                ce = kd_nn_forward(th, &b.work, count, b.labels, &h, NULL);
+                kd_nn_backward(th, &b.work, count, count, b.labels, p->l2);
+            }
             step++;
             if (th->fault_step > 0 && step == th->fault_step)
-                b.work.grad[0] = NAN;
+                grad[0] = NAN;
             bad_batch = (int)(first / (size_t)batch) + 1;
             if (!isfinite(ce)) {
                 bad = "the loss";
                 break;
             }
-            if (!kd_nn_params_finite(b.work.grad, P)) {
+            if (!kd_nn_params_finite(grad, P)) {
                 bad = "the gradient";
                 break;
             }
-            update(th, b.work.grad, b.m, b.v, step);
+            update(th, grad, b.m, b.v, step);
             /* |w| > 1e4 saturates every tanh/sigmoid/softmax it feeds in single
              * precision: a run that gets there is exploding, stop it like NaN */
             if (!kd_nn_params_bounded(th->param, P, 1e4f)) {
@@ -258,6 +402,8 @@ kd_status kd_thermometer_train(kd_thermometer *th, const kd_thermometer_data *tr
             sum += ce;
             hits += h;
         }
+        if (s == KD_OK && !bad)
+            s = split_sync(th, &b);
         if (s != KD_OK)
             break;
         if (bad) {
@@ -565,6 +711,7 @@ static kd_status fit(kd_thermometer **out, kd_thermometer *cont, const kd_datase
         th = cont;
         th->params.progress = p->progress;
         th->params.progress_user = p->progress_user;
+        th->params.split = p->split;
     } else {
         s = kd_thermometer_new(&th, &d->lattice, temps, C, p);
         if (s != KD_OK)
@@ -586,6 +733,7 @@ done:
     if (cont) {
         cont->params.progress = NULL;
         cont->params.progress_user = NULL;
+        cont->params.split = NULL;
     } else if (s != KD_OK && s != KD_ERR_CANCELLED) {
         kd_thermometer_free(th);
         th = NULL;

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/memory.h"
+#include "core/split.h"
 #include "kadanoff/rng.h"
 #include "rbm/cd.h"
 #include "rbm/kernels.h"
@@ -253,41 +254,35 @@ static void part_gradient(kd_rbm_trainer *t, kd_cd_work *w, const kd_rbm_data *r
         memcpy(t->chains + c0 * nv, w->v + b * nv, c * nv * sizeof(float));
 }
 
+/* One part (core/split.h) of the minibatch at q0 (bq rows, C chains). */
+typedef struct {
+    kd_rbm_trainer *t;
+    const kd_rbm_data *rows;
+    size_t q0, bq, C;
+    uint64_t stream0;
+} batch_part;
+
+static void batch_part_gradient(void *user, const kd_split_part *pt, float *grad)
+{
+    const batch_part *b = user;
+    kd_cd_work *w = pt->block ? &b->t->bwork : &b->t->work;
+    size_t r0, r1, c0, c1;
+    kd_split_part_range(pt, b->bq, &r0, &r1);
+    kd_split_part_range(pt, b->C, &c0, &c1);
+    part_gradient(b->t, w, b->rows, b->q0, b->bq, b->C, r0, r1, c0, c1, b->stream0);
+    if (grad != w->grad)
+        memcpy(grad, w->grad, b->t->rbm->nparams * sizeof(float));
+}
+
 /* Minibatch at q0 (bq rows, C chains) split over the processes: the full
  * gradient into t->work.grad on every process. */
 static kd_status split_gradient(kd_rbm_trainer *t, const kd_rbm_data *rows, size_t q0, size_t bq,
                                 size_t C, uint64_t stream0)
 {
-    const kd_rbm_split *sp = t->opt.split;
-    const size_t P = (size_t)sp->size, me = (size_t)sp->rank, np = t->rbm->nparams;
-    if (sp->block == 0) { /* fast: one part per process, summed by the hook */
-        size_t r0 = bq * me / P, r1 = bq * (me + 1) / P;
-        size_t c0 = C * me / P, c1 = C * (me + 1) / P;
-        part_gradient(t, &t->work, rows, q0, bq, C, r0, r1, c0, c1, stream0);
-        return P > 1 ? sp->sum(sp->ctx, t->work.grad, np) : KD_OK;
-    }
-    /* deterministic: fixed blocks, contiguous runs of blocks per process */
-    const size_t R = sp->block;
-    size_t n = t->nchains > bq ? t->nchains : bq, nblk = (n + R - 1) / R;
-    for (size_t p = 0; p <= P; p++)
-        t->first[p] = nblk * p / P;
-    for (size_t j = t->first[me]; j < t->first[me + 1]; j++) {
-        size_t r0 = j * R < bq ? j * R : bq, r1 = (j + 1) * R < bq ? (j + 1) * R : bq;
-        size_t c0 = j * R < C ? j * R : C, c1 = (j + 1) * R < C ? (j + 1) * R : C;
-        part_gradient(t, &t->bwork, rows, q0, bq, C, r0, r1, c0, c1, stream0);
-        memcpy(t->parts + j * np, t->bwork.grad, np * sizeof(float));
-    }
-    if (P > 1)
-        KD_CHECK(sp->gather(sp->ctx, t->parts, np, t->first));
-    /* the same additions in the same order on every process, whatever P */
-    float *g = t->work.grad;
-    memcpy(g, t->parts, np * sizeof(float));
-    for (size_t j = 1; j < nblk; j++) {
-        const float *x = t->parts + j * np;
-        for (size_t i = 0; i < np; i++)
-            g[i] += x[i];
-    }
-    return KD_OK;
+    batch_part b = {t, rows, q0, bq, C, stream0};
+    size_t n = t->nchains > bq ? t->nchains : bq;
+    return kd_split_gradient(t->opt.split, n, t->rbm->nparams, t->parts, t->first, t->work.grad,
+                             batch_part_gradient, &b);
 }
 
 /* End of an epoch of a split run: every process gets the complete state. */

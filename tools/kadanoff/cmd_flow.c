@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "mpi_cli.h"
 #include "kadanoff/flow.h"
 #include "kadanoff/nn.h"
 #include "kadanoff/rbm_file.h"
@@ -52,7 +53,13 @@ static void usage(FILE *f)
         "--resume to continue (step n's draws depend only on the seed, n and the chain,\n"
         "so the result is the same bits). The readouts are computed at the end, with the\n"
         "--thermometer and --reference of the run that completes. FLOW.h5.ckpt is\n"
-        "removed once FLOW.h5 is written.\n");
+        "removed once FLOW.h5 is written.\n\n"
+        "Several processes (an MPI build run by mpirun/srun, docs/cluster.md): the chains\n"
+        "are dealt out in blocks of 64, rank 0 gathers them after every step and writes;\n"
+        "the file holds the same bits for any number of processes (every RBM pass works\n"
+        "on one block of 64 chains, also on one process). An interrupt stops every\n"
+        "process after the same step and rank 0 writes FLOW.h5.ckpt; --resume continues\n"
+        "it with any number of processes.\n");
 }
 
 /* Pick `chains` start configurations from a dataset file, optionally at one T. */
@@ -240,38 +247,44 @@ int cmd_flow(int argc, char **argv)
     char ckpath[4096], fingerprint[2048];
     if (snprintf(ckpath, sizeof ckpath, "%s.ckpt", output) >= (int)sizeof ckpath)
         return cli_fail(cmd, "output path '%s' is too long", output);
-    kd_status st = kd_rbm_file_read(rbm_path, &model);
-    if (st != KD_OK)
-        return cli_fail_status(cmd, st);
-    const kd_lattice *lat = &model->source.lattice;
-    const size_t N = kd_lattice_size(lat);
+    /* Set-up: every MPI process reads the inputs (and the checkpoint) itself;
+     * the failures of all meet at `agree`, from where rank 0 reports them. */
+    const kd_lattice *lat = NULL;
+    size_t N = 0;
     rc = CLI_FAILURE;
+    kd_status st = kd_rbm_file_read(rbm_path, &model);
+    if (st != KD_OK) {
+        cli_fail_status(cmd, st);
+        goto agree;
+    }
+    lat = &model->source.lattice;
+    N = kd_lattice_size(lat);
     if (thermo_path && (st = kd_thermometer_read(thermo_path, &th)) != KD_OK) {
         cli_fail_status(cmd, st);
-        goto done;
+        goto agree;
     }
     if (ref_path && (st = kd_dataset_read(ref_path, &ref)) != KD_OK) {
         cli_fail_status(cmd, st);
-        goto done;
+        goto agree;
     }
     if ((st = kd_thermometry_new(&t, lat, th, ref, -1)) != KD_OK) {
         cli_fail_status(cmd, st);
-        goto done;
+        goto agree;
     }
-    if (cli_check_writable(cmd, output) != CLI_OK)
-        goto done;
+    if (mpicli_rank() == 0 && cli_check_writable(cmd, output) != CLI_OK) /* rank 0 writes */
+        goto agree;
     flow_fingerprint(rbm_path, model->model->rbm, start_spec, opt.keep_every, fingerprint,
                      sizeof fingerprint);
     if (resume) {
         if ((st = kd_flow_read_checkpoint(ckpath, &ck)) != KD_OK) {
             cli_fail(cmd, "--resume: %s (no checkpoint of an interrupted run?)", kd_last_error());
-            goto done;
+            goto agree;
         }
         if (strcmp(ck->command, fingerprint) != 0) {
             cli_fail(cmd, "checkpoint '%s' was made with other parameters:\n  %s\nthis run has\n"
                      "  %s\n(resume with the options of the interrupted run, or delete it)",
                      ckpath, ck->command, fingerprint);
-            goto done;
+            goto agree;
         }
         if (!cli_quiet)
             fprintf(stderr, "kadanoff %s: resuming from %s: %d of %d steps done\n", cmd, ckpath,
@@ -283,7 +296,7 @@ int cmd_flow(int argc, char **argv)
     start = malloc(ck ? 1 : (size_t)chains * N);
     if (!start) {
         cli_fail(cmd, "out of memory for %ld chains", chains);
-        goto done;
+        goto agree;
     }
     if (ck) {
         /* the checkpoint holds the chains' state: no start configurations */
@@ -295,39 +308,47 @@ int cmd_flow(int argc, char **argv)
         for (size_t i = 0; i < (size_t)chains * N; i++)
             start[i] = kd_rng_spin(&r);
     } else if (start_from_dataset(cmd, start_spec, lat, (size_t)chains, opt.seed, start) != CLI_OK) {
-        goto done;
+        goto agree;
     }
+    rc = CLI_OK;
+agree:
+    if ((rc = mpicli_agree(cmd, rc)) != CLI_OK)
+        goto done;
 
     cli_install_interrupt_handler();
-    opt.progress = cli_progress;
+    opt.progress = mpicli_progress; /* over MPI: all processes stop after the same step */
     opt.partial = &part;
     opt.resume = ck;
+    opt.split = mpicli_flow_split(); /* NULL on one process */
     st = kd_flow_run(model->model->rbm, lat, start, (size_t)chains, &opt, &f);
     cli_progress_end();
-    if (st != KD_OK) {
-        if (cli_interrupted() && st == KD_ERR_CANCELLED) {
+    if (st != KD_OK) { /* over MPI the library has agreed the failure or the stop */
+        if (st == KD_ERR_CANCELLED) { /* only an interrupt cancels */
             if (part) {
                 snprintf(part->rbm, sizeof part->rbm, "%s", rbm_path);
                 snprintf(part->start, sizeof part->start, "%s", start_spec);
             }
-            rc = save_checkpoint(cmd, part, fingerprint, ckpath, ck != NULL);
+            rc = mpicli_rank() == 0 ? save_checkpoint(cmd, part, fingerprint, ckpath, ck != NULL)
+                                    : cli_interrupt_status();
         } else {
             rc = cli_fail_status(cmd, st);
         }
         goto done;
     }
-    if ((st = kd_flow_measure(f, t, th)) != KD_OK) {
-        cli_fail_status(cmd, st);
+    if (!f) { /* an MPI process other than rank 0: its chains went to rank 0 */
+        rc = mpicli_agree(cmd, CLI_OK);
         goto done;
     }
-    snprintf(f->rbm, sizeof f->rbm, "%s", rbm_path);
-    snprintf(f->start, sizeof f->start, "%s", start_spec);
-    snprintf(f->thermometer, sizeof f->thermometer, "%s", thermo_path ? thermo_path : "");
-    cli_join_args(argc + 1, argv - 1, f->command, sizeof f->command);
-    if ((st = kd_flow_write(output, f)) != KD_OK) {
-        cli_fail_status(cmd, st);
-        goto done;
+    rc = CLI_FAILURE;
+    if ((st = kd_flow_measure(f, t, th)) == KD_OK) {
+        snprintf(f->rbm, sizeof f->rbm, "%s", rbm_path);
+        snprintf(f->start, sizeof f->start, "%s", start_spec);
+        snprintf(f->thermometer, sizeof f->thermometer, "%s", thermo_path ? thermo_path : "");
+        cli_join_args(argc + 1, argv - 1, f->command, sizeof f->command);
+        st = kd_flow_write(output, f);
     }
+    if ((rc = mpicli_agree(cmd, st == KD_OK ? CLI_OK : cli_fail_status(cmd, st))) != CLI_OK)
+        goto done;
     remove(ckpath); /* complete: the checkpoint (if any) is obsolete */
     if (!cli_quiet) {
         print_table(f);

@@ -43,7 +43,10 @@ static void usage(FILE *f)
                "  -q, --quiet       no progress and no summary table\n"
                "  -h, --help        this help\n\n"
                "SIGINT/SIGTERM stop the running stage as that command does (see its --help),\n"
-               "exit 130/143 and name the stage; the files of completed stages are whole.\n");
+               "exit 130/143 and name the stage; the files of completed stages are whole.\n\n"
+               "reproduce runs on one process; started by mpirun with several it refuses (exit\n"
+               "2). DIR/commands.sh lists the stages' commands, whose sample, train-rbm,\n"
+               "train-thermometer and flow stages can be run with mpirun (docs/cluster.md).\n");
 }
 
 int cmd_reproduce(int argc, char **argv)

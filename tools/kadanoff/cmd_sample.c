@@ -48,7 +48,7 @@ static void usage(FILE *f)
         "                           depend on it\n"
         "  --resume                 continue an interrupted run from FILE.h5.ckpt (give the\n"
         "                           same options); the result is bit-identical to an\n"
-        "                           uninterrupted run (one process only, not over MPI)\n"
+        "                           uninterrupted run (with any number of MPI processes)\n"
         "  -q, --quiet              no table, no progress, no warnings\n"
         "  -v, --verbose            more messages\n"
         "  -h, --help               this help\n\n"
@@ -59,8 +59,10 @@ static void usage(FILE *f)
         "left as it was, and the exit status is 130/143; rerun with --resume to sample only\n"
         "the missing temperatures (each temperature has its own random streams, so the\n"
         "result is the same bits). FILE.h5.ckpt is removed once FILE.h5 is written.\n"
-        "A run over several MPI processes (mpirun -np P, P > 1; docs/cluster.md) writes\n"
-        "no checkpoint and refuses --resume: an interrupt stops it with nothing written.\n\n"
+        "Over several MPI processes (mpirun -np P; docs/cluster.md) rank 0 gathers the\n"
+        "rows and writes; an interrupt stops every process it reaches, rank 0 saves the\n"
+        "temperatures completed on all processes to FILE.h5.ckpt, and --resume takes any\n"
+        "number of processes.\n\n"
         "Example:\n"
         "  kadanoff sample -L 10 --temps 0:6:0.25 -n 1000 --algorithm wolff --seed 7 -o data.h5\n");
 }
@@ -121,11 +123,6 @@ static int save_checkpoint(const char *cmd, const kd_sample_params *p, const kd_
     const char *sig = cli_interrupt_name();
     int code = cli_interrupt_status();
     cli_progress_end();
-    if (p->split) { /* kd_sample keeps no partial result over several processes */
-        fprintf(stderr, "kadanoff %s: interrupted by %s; a run over %d MPI processes keeps no "
-                "checkpoint; nothing written\n", cmd, sig, p->split->size);
-        return code;
-    }
     if (!part) {
         fprintf(stderr, "kadanoff %s: interrupted by %s before another temperature was complete; "
                 "%s\n", cmd, sig, ck ? "the checkpoint is unchanged" : "nothing written");
@@ -163,15 +160,16 @@ static int sample_run(const char *cmd, kd_sample_params *p, const char *output,
     int rc = CLI_FAILURE;
     if (!todo)
         return cli_fail(cmd, "out of memory");
-    if (resume) {
+    if (resume) { /* every MPI process reads the checkpoint; failures are agreed */
         kd_status st = kd_dataset_read(ckpath, &ck);
-        if (st != KD_OK) {
+        if (st != KD_OK)
             rc = cli_fail(cmd, "--resume: %s (no checkpoint of an interrupted run?)",
                           kd_last_error());
+        else
+            rc = sample_checkpoint_check(cmd, ckpath, ck, p);
+        if ((rc = mpicli_agree(cmd, rc)) != CLI_OK)
             goto done;
-        }
-        if (sample_checkpoint_check(cmd, ckpath, ck, p) != CLI_OK)
-            goto done;
+        rc = CLI_FAILURE;
     } else if (access(ckpath, F_OK) == 0 && !cli_quiet) {
         fprintf(stderr, "kadanoff %s: warning: %s holds the temperatures of an interrupted run; "
                         "this run starts afresh (give --resume to continue it instead)\n",
@@ -185,15 +183,21 @@ static int sample_run(const char *cmd, kd_sample_params *p, const char *output,
     cli_install_interrupt_handler();
     p->progress = cli_progress;
     p->partial = &part;
-    p->split = mpicli_sample_split(p); /* NULL on a single process (no --resume otherwise) */
+    p->split = mpicli_sample_split(p); /* NULL on a single process */
     kd_status st = p->ntemps ? kd_sample(p, &d) : KD_OK;
     cli_progress_end();
-    if (st != KD_OK) {
-        rc = cli_interrupted() ? save_checkpoint(cmd, p, ck, part, all, nall, ckpath)
-                               : cli_fail_status(cmd, st);
+    /* Over MPI, failures are agreed inside kd_sample; a stop (SIGINT/SIGTERM on
+     * any process) is agreed here: rank 0 holds what completed and saves it. */
+    if ((st == KD_OK || st == KD_ERR_CANCELLED) && mpicli_any(st == KD_ERR_CANCELLED)) {
+        rc = mpicli_rank() == 0 ? save_checkpoint(cmd, p, ck, part, all, nall, ckpath)
+                                : cli_interrupt_status();
         goto done;
     }
-    if (!d && p->ntemps) { /* an MPI rank other than 0: its rows went to rank 0 */
+    if (st != KD_OK) {
+        rc = cli_fail_status(cmd, st);
+        goto done;
+    }
+    if (mpicli_rank() != 0) { /* an MPI rank other than 0: its rows went to rank 0 */
         rc = mpicli_agree(cmd, CLI_OK);
         goto done;
     }
@@ -333,11 +337,6 @@ int cmd_sample(int argc, char **argv)
     if ((size_t)p.chains > p.samples)
         return cli_usage_error(cmd, "--chains (%d) must not exceed --samples (%zu)", p.chains,
                                p.samples);
-    /* Over MPI, kd_sample returns no partial result, so there is no checkpoint
-     * to write; resuming one (e.g. of a single-process run) is left out too. */
-    if (resume && mpicli_size() > 1)
-        return cli_usage_error(cmd, "--resume runs on one process, not on %d MPI processes; "
-                               "resume without mpirun (or with -np 1)", mpicli_size());
 
     double *tv;
     size_t nt;

@@ -8,6 +8,8 @@
 
 #include "cli.h"
 #include "kadanoff/nn.h"
+#include "mpi_cli.h"
+#include "rbm_cli.h" /* --reduction: the data-parallel split shared with train-rbm */
 
 static void usage(FILE *f)
 {
@@ -55,7 +57,15 @@ static void usage(FILE *f)
         "                        options and data of that run)\n"
         "  -q, --quiet           no table, no progress, no warnings\n"
         "  -v, --verbose         also print the loss of every epoch\n"
-        "  -h, --help            this help\n\n"
+        "  -h, --help            this help\n\n",
+        KD_NN_MAX_HIDDEN);
+    rbmcli_reduction_help(f);
+    fprintf(f,
+        "Each process takes a part of every minibatch; the L2 term is added once. The\n"
+        "training loss of the history is summed in float over the processes' parts (and\n"
+        "the blocks in deterministic mode). Rank 0 writes the model (and, on\n"
+        "SIGINT/SIGTERM, which stops every process after the same epoch, the checkpoint);\n"
+        "--resume takes any number of processes.\n\n"
         "The calibration table reads each held-out temperature's set as a whole:\n"
         "  T_mean  the paper's readout: mean temperature under the class probabilities\n"
         "          averaged over the set, over the finite classes (the weight of a T = inf\n"
@@ -76,8 +86,7 @@ static void usage(FILE *f)
         "Example (the setting that learned best on 10 x 10 data in kadanoff's tests; the\n"
         "translations keep the network from memorising the training set):\n"
         "  kadanoff train-thermometer data.h5 --hidden 64 --activation relu --adam --lr 0.003 \\\n"
-        "      --augment-flip --augment-shift -o thermo.h5\n",
-        KD_NN_MAX_HIDDEN);
+        "      --augment-flip --augment-shift -o thermo.h5\n");
 }
 
 /* What a checkpoint must match besides the hyperparameters stored in it (the
@@ -218,7 +227,7 @@ static void print_calibration(const kd_thermometer_info *in, int confusion)
 int cmd_train_thermometer(int argc, char **argv)
 {
     const char *cmd = "train-thermometer";
-    static const struct option opts[] = {
+    static const struct option own[] = {
         {"hidden", required_argument, 0, 1},     {"activation", required_argument, 0, 2},
         {"epochs", required_argument, 0, 3},     {"batch", required_argument, 0, 4},
         {"lr", required_argument, 0, 5},         {"momentum", required_argument, 0, 6},
@@ -229,8 +238,14 @@ int cmd_train_thermometer(int argc, char **argv)
         {"seed", required_argument, 0, 15},      {"threads", required_argument, 0, 16},
         {"augment-shift", no_argument, 0, 17},   {"output", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},          {"resume", no_argument, 0, 18},
-        {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'}};
+    struct option opts[sizeof own / sizeof own[0] + 3];
+    const size_t nown = sizeof own / sizeof own[0];
+    memcpy(opts, own, sizeof own);
+    memcpy(opts + nown, rbmcli_reduction_options, sizeof rbmcli_reduction_options);
+    memset(&opts[nown + 2], 0, sizeof *opts);
+    rbmcli_reduction reduction;
+    rbmcli_reduction_init(&reduction);
     kd_thermometer_params p;
     kd_thermometer_params_init(&p);
     const char *output = NULL, *temps = NULL;
@@ -239,6 +254,12 @@ int cmd_train_thermometer(int argc, char **argv)
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
+        rc = rbmcli_reduction_option(cmd, c, optarg, &reduction);
+        if (rc != CLI_CONTINUE) {
+            if (rc != CLI_OK)
+                return rc;
+            continue;
+        }
         rc = CLI_OK;
         switch (c) {
         case 1:
@@ -337,32 +358,34 @@ int cmd_train_thermometer(int argc, char **argv)
     }
     kd_dataset *d = NULL;
     kd_thermometer *th = NULL;
+    /* Set-up: every MPI process reads the data (and the checkpoint) itself;
+     * the failures of all meet at `agree`, from where rank 0 reports them. */
+    rc = CLI_FAILURE;
     kd_status st = kd_dataset_read(input, &d);
     if (st != KD_OK) {
-        free(subset);
-        return cli_fail_status(cmd, st);
+        cli_fail_status(cmd, st);
+        goto agree;
     }
-    rc = CLI_FAILURE;
-    if (cli_check_writable(cmd, output) != CLI_OK)
-        goto fail;
+    if (mpicli_rank() == 0 && cli_check_writable(cmd, output) != CLI_OK) /* rank 0 writes */
+        goto agree;
     data_fingerprint(input, d, temps, fingerprint, sizeof fingerprint);
     if (resume) {
         kd_thermometer_info in;
         if ((st = kd_thermometer_read(ckpath, &th)) != KD_OK) {
             cli_fail(cmd, "--resume: %s (no checkpoint of an interrupted run?)", kd_last_error());
-            goto fail;
+            goto agree;
         }
         kd_thermometer_describe(th, &in);
         if (!in.interrupted) {
             cli_fail(cmd, "--resume: %s is a thermometer, not the checkpoint of an interrupted "
                      "run", ckpath);
-            goto fail;
+            goto agree;
         }
         if (strcmp(in.command, fingerprint) != 0) {
             cli_fail(cmd, "checkpoint '%s' was made from other data:\n  %s\nthis run has\n  %s\n"
                      "(resume with the data and --temps of the interrupted run, or delete it)",
                      ckpath, in.command, fingerprint);
-            goto fail;
+            goto agree;
         }
         if (!cli_quiet)
             fprintf(stderr, "kadanoff %s: resuming from %s: %d epochs done\n", cmd, ckpath,
@@ -371,17 +394,25 @@ int cmd_train_thermometer(int argc, char **argv)
         fprintf(stderr, "kadanoff %s: warning: %s holds an interrupted run; this run starts "
                         "afresh (give --resume to continue it instead)\n", cmd, ckpath);
     }
+    rc = CLI_OK;
+agree:
+    if ((rc = mpicli_agree(cmd, rc)) != CLI_OK)
+        goto fail;
+    rc = CLI_FAILURE;
     cli_install_interrupt_handler();
-    p.progress = cli_progress;
+    p.progress = mpicli_progress; /* over MPI: all processes stop after the same epoch */
+    p.split = rbmcli_reduction_split(&reduction); /* NULL: one process, fast */
     int had_checkpoint = th != NULL;
     if (th)
         st = kd_thermometer_fit_continue(th, d, subset, nsubset, &p);
     else
         st = kd_thermometer_fit(&th, d, subset, nsubset, &p);
     cli_progress_end();
-    if (st != KD_OK) {
-        if (cli_interrupted() && st == KD_ERR_CANCELLED)
-            rc = save_checkpoint(cmd, th, input, fingerprint, ckpath, had_checkpoint);
+    if (st != KD_OK) { /* the same status on every process */
+        if (st == KD_ERR_CANCELLED) /* only an interrupt cancels */
+            rc = mpicli_rank() == 0
+                     ? save_checkpoint(cmd, th, input, fingerprint, ckpath, had_checkpoint)
+                     : cli_interrupt_status();
         else if (had_checkpoint && st == KD_ERR_INVALID)
             cli_fail(cmd, "checkpoint '%s': %s (resume with the options of the interrupted "
                      "run, or delete it)", ckpath, kd_last_error());
@@ -391,16 +422,18 @@ int cmd_train_thermometer(int argc, char **argv)
             cli_fail(cmd, "%s: %s", input, kd_last_error());
         goto fail;
     }
+    if (mpicli_rank() != 0) { /* every process holds the same model; rank 0 writes */
+        rc = mpicli_agree(cmd, CLI_OK);
+        goto fail;
+    }
     free(subset);
     subset = NULL;
     char command[1024];
     cli_join_args(argc + 1, argv - 1, command, sizeof command);
     kd_thermometer_set_provenance(th, input, command);
     st = kd_thermometer_write(output, th);
-    if (st != KD_OK) {
-        cli_fail_status(cmd, st);
+    if (mpicli_agree(cmd, st == KD_OK ? CLI_OK : cli_fail_status(cmd, st)) != CLI_OK)
         goto fail;
-    }
     remove(ckpath); /* complete: the checkpoint (if any) is obsolete */
     if (!cli_quiet) {
         kd_thermometer_info in;

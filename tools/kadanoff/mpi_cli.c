@@ -12,9 +12,16 @@
  * gather moves at most the uncompressed data once, which bench/mpi_scaling.sh
  * measures at a small fraction of the sampling time (docs/cluster.md).
  *
- * train-rbm, train-dbn: the hooks of kd_rbm_split are MPI_Allreduce (fast mode), an
- * in-place MPI_Allgatherv of whole rows (deterministic mode's block
- * gradients, and the persistent chains at the end of an epoch) and MPI_Bcast.
+ * flow: each process runs its whole blocks of chains (kd_flow_split_range);
+ * after every step the per-chain records (e, m, G(r)) and the kept
+ * configurations of a step, and at an interrupt the chains' state, go to rank
+ * 0 by MPI_Gatherv; rank 0 measures the readouts and writes the flow (or its
+ * checkpoint). The same bits for any number of processes.
+ *
+ * train-rbm, train-dbn, train-thermometer: the hooks of kd_data_split
+ * (kd_rbm_split) are MPI_Allreduce (fast mode), an in-place MPI_Allgatherv of
+ * whole rows (deterministic mode's block gradients, and the RBM's persistent
+ * chains at the end of an epoch) and MPI_Bcast.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -43,7 +50,8 @@ static int launched(void)
 static int splits_work(const char *command)
 {
     return !strcmp(command, "sample") || !strcmp(command, "train-rbm") ||
-           !strcmp(command, "train-dbn");
+           !strcmp(command, "train-dbn") || !strcmp(command, "flow") ||
+           !strcmp(command, "train-thermometer");
 }
 
 static void silence(void)
@@ -71,11 +79,20 @@ int mpicli_init(int *argc, char ***argv, const char *command)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (rank != 0)
         silence();
+    if (size > 1 && !strcmp(command, "reproduce"))
+        return cli_usage_error(command,
+                               "%d MPI processes were started, but reproduce runs its stages on "
+                               "one process (its analyses, reports and bookkeeping are not "
+                               "split); start it without mpirun, or run the commands of its "
+                               "DIR/commands.sh with mpirun (sample, train-rbm, train-dbn, "
+                               "train-thermometer and flow split their work; docs/cluster.md)",
+                               size);
     if (size > 1 && !splits_work(command))
         return cli_usage_error(command,
                                "%d MPI processes were started, but this command runs on one "
-                               "(only sample, train-rbm and train-dbn split their work over "
-                               "MPI processes); start it without mpirun or with -np 1",
+                               "(only sample, train-rbm, train-dbn, train-thermometer and "
+                               "flow split their work over MPI processes); start it without "
+                               "mpirun or with -np 1",
                                size);
     return CLI_OK;
 }
@@ -166,6 +183,11 @@ int mpicli_any(int flag)
     return any;
 }
 
+int mpicli_progress(double fraction, const char *label, void *user)
+{
+    return mpicli_any(cli_progress(fraction, label, user));
+}
+
 /* ---- point-to-point and collective transfers of any size ------------------------ */
 
 #define CHUNK (1 << 30) /* bytes or elements per MPI call: counts are ints */
@@ -212,30 +234,40 @@ static void transfer_item(const kd_sample_params *p, kd_dataset *d, char *info, 
     }
 }
 
+/* Collective, for the library's combine hooks: KD_OK if every process's
+ * `local` status is KD_OK; else an error on every process, on rank 0 its own
+ * or (if it did not fail) the first failed rank's, named. */
+static kd_status agree_status(kd_status local)
+{
+    int bad = local != KD_OK, any;
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (!any)
+        return KD_OK;
+    failure *all = gather_failures((int)local, kd_last_error());
+    agreed = 1;
+    if (rank != 0)
+        return kd_set_error(KD_ERR_INTERNAL, "another MPI process failed");
+    if (local != KD_OK) { /* rank 0's own message stands */
+        free(all);
+        return local;
+    }
+    int r = 1;
+    while (!all[r].code)
+        r++;
+    kd_status code = (kd_status)all[r].code;
+    kd_set_error(code, "MPI rank %d: %s", r, all[r].msg);
+    free(all);
+    return code;
+}
+
 static kd_status sample_combine(void *ctx, kd_status local, kd_dataset *d, void *info,
                                 size_t info_bytes, size_t nchains)
 {
     (void)nchains;
     const kd_sample_params *p = ctx;
-    int bad = local != KD_OK, any;
-    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    if (any) {
-        failure *all = gather_failures((int)local, kd_last_error());
-        agreed = 1;
-        if (rank != 0)
-            return kd_set_error(KD_ERR_INTERNAL, "another MPI process failed");
-        if (local != KD_OK) { /* rank 0's own message stands */
-            free(all);
-            return local;
-        }
-        int r = 1;
-        while (!all[r].code)
-            r++;
-        kd_status code = (kd_status)all[r].code;
-        kd_set_error(code, "MPI rank %d: %s", r, all[r].msg);
-        free(all);
-        return code;
-    }
+    kd_status st = agree_status(local);
+    if (st != KD_OK)
+        return st;
     double t0 = MPI_Wtime();
     size_t bytes = 0, nitems = kd_sample_nitems(p);
     for (size_t item = 0; item < nitems; item++) {
@@ -259,6 +291,64 @@ const kd_sample_split *mpicli_sample_split(const kd_sample_params *p)
     if (!started || size == 1)
         return NULL;
     sp = (kd_sample_split){rank, size, sample_combine, (void *)p};
+    return &sp;
+}
+
+/* ---- flow ---------------------------------------------------------------------- */
+
+/* Counts and displacements (in rows) of the processes' row ranges, for the
+ * v-collectives: *counts gets 2·size ints (counts, then displacements). */
+static kd_status row_counts(const size_t *first, int **counts)
+{
+    *counts = NULL;
+    if (first[size] > INT_MAX)
+        return kd_set_error(KD_ERR_UNSUPPORTED, "MPI transfer of %zu rows: too many for one call",
+                            first[size]);
+    int *c = malloc(2 * (size_t)size * sizeof *c);
+    if (!c)
+        return kd_set_error(KD_ERR_NOMEM, "out of memory for an MPI transfer");
+    for (int p = 0; p < size; p++) {
+        c[p] = (int)(first[p + 1] - first[p]);
+        c[size + p] = (int)first[p];
+    }
+    *counts = c;
+    return KD_OK;
+}
+
+/* Rows of row_bytes bytes: rank p's rows [first[p], first[p+1]) to rank 0,
+ * after every process's status is agreed. One row is one MPI datatype. */
+static kd_status flow_gather(void *ctx, kd_status local, void *x, size_t row_bytes,
+                             const size_t *first)
+{
+    (void)ctx;
+    kd_status st = agree_status(local);
+    if (st != KD_OK)
+        return st;
+    int *counts = NULL;
+    st = row_bytes > INT_MAX ? kd_set_error(KD_ERR_UNSUPPORTED,
+                                            "MPI gather of rows of %zu bytes: too large", row_bytes)
+                             : row_counts(first, &counts);
+    if ((st = agree_status(st)) != KD_OK) {
+        free(counts);
+        return st;
+    }
+    MPI_Datatype row;
+    MPI_Type_contiguous((int)row_bytes, MPI_BYTE, &row);
+    MPI_Type_commit(&row);
+    char *mine = (char *)x + first[rank] * row_bytes;
+    MPI_Gatherv(rank == 0 ? MPI_IN_PLACE : mine, counts[rank], row, x, counts, counts + size, row,
+                0, MPI_COMM_WORLD);
+    MPI_Type_free(&row);
+    free(counts);
+    return KD_OK;
+}
+
+const kd_flow_split *mpicli_flow_split(void)
+{
+    static kd_flow_split sp;
+    if (!started || size == 1)
+        return NULL;
+    sp = (kd_flow_split){rank, size, flow_gather, NULL};
     return &sp;
 }
 
@@ -289,18 +379,14 @@ static kd_status rbm_bcast(void *ctx, float *x, size_t n)
 static kd_status rbm_gather(void *ctx, float *x, size_t len, const size_t *first)
 {
     (void)ctx;
-    if (len > INT_MAX || first[size] > INT_MAX)
+    if (len > INT_MAX)
         return kd_set_error(KD_ERR_UNSUPPORTED,
-                            "MPI gather of %zu rows of %zu floats: too large for one call",
-                            first[size], len);
-    int *counts = malloc(2 * (size_t)size * sizeof *counts);
-    if (!counts)
-        return kd_set_error(KD_ERR_NOMEM, "out of memory for an MPI gather");
+                            "MPI gather of rows of %zu floats: too large for one call", len);
+    int *counts;
+    kd_status st = row_counts(first, &counts);
+    if (st != KD_OK)
+        return st;
     int *displs = counts + size;
-    for (int p = 0; p < size; p++) {
-        counts[p] = (int)(first[p + 1] - first[p]);
-        displs[p] = (int)first[p];
-    }
     MPI_Datatype row;
     MPI_Type_contiguous((int)len, MPI_FLOAT, &row);
     MPI_Type_commit(&row);

@@ -3,7 +3,7 @@
  * -DKADANOFF_MPI=ON (tools/kadanoff/mpi_cli.c); without it the functions
  * below are inline stand-ins for a single process and no MPI code is
  * compiled. The library knows nothing of MPI: it offers split points
- * (kd_sample_split, kd_rbm_split) whose hooks this layer fills.
+ * (kd_sample_split, kd_rbm_split, kd_flow_split) whose hooks this layer fills.
  *
  * MPI is started only when the process was launched by an MPI launcher
  * (mpirun/mpiexec/srun set OMPI_COMM_WORLD_SIZE, PMIX_RANK or PMI_SIZE), so an
@@ -40,6 +40,11 @@ int mpicli_any(int flag);
 const kd_sample_split *mpicli_sample_split(const kd_sample_params *p);
 /* Fill the hooks of a kd_rbm_split (rank and size too). */
 void mpicli_rbm_split(kd_rbm_split *sp);
+/* Hooks for kd_flow_run (rows gathered to rank 0); NULL on a single process. */
+const kd_flow_split *mpicli_flow_split(void);
+/* cli_progress, agreed over all processes (collective: mpicli_any), for the
+ * library's progress callbacks that may stop a split run. */
+int mpicli_progress(double fraction, const char *label, void *user);
 
 #else /* a single process: no MPI */
 
@@ -66,6 +71,11 @@ static inline void mpicli_rbm_split(kd_rbm_split *sp)
 {
     sp->rank = 0;
     sp->size = 1;
+}
+static inline const kd_flow_split *mpicli_flow_split(void) { return NULL; }
+static inline int mpicli_progress(double fraction, const char *label, void *user)
+{
+    return cli_progress(fraction, label, user);
 }
 
 #endif

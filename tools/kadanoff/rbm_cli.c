@@ -334,13 +334,19 @@ void rbmcli_reduction_help(FILE *f)
         "  --reduction-block N      rows per block of the deterministic mode [16]\n");
 }
 
-void rbmcli_reduction_apply(rbmcli_reduction *r, kd_rbm_train_options *topt, kd_rbm_record *rec)
+const kd_data_split *rbmcli_reduction_split(rbmcli_reduction *r)
 {
     memset(&r->split, 0, sizeof r->split);
     mpicli_rbm_split(&r->split);
     r->split.block = r->deterministic ? (size_t)r->block : 0;
-    if (r->split.size > 1 || r->split.block)
-        topt->split = &r->split;
+    return r->split.size > 1 || r->split.block ? &r->split : NULL;
+}
+
+void rbmcli_reduction_apply(rbmcli_reduction *r, kd_rbm_train_options *topt, kd_rbm_record *rec)
+{
+    const kd_data_split *sp = rbmcli_reduction_split(r);
+    if (sp)
+        topt->split = sp;
     if (r->split.rank != 0) {
         topt->monitor_every = 0;
         rec->ais_every = 0;

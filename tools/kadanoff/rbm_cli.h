@@ -86,6 +86,10 @@ void rbmcli_reduction_init(rbmcli_reduction *r);
 int rbmcli_reduction_option(const char *cmd, int c, const char *arg, rbmcli_reduction *r);
 /* Help text of the two options. */
 void rbmcli_reduction_help(FILE *f);
+/* The split to train with: r->split filled for this process and the chosen
+ * reduction; NULL for one process in fast mode (the unsplit trainer). Shared
+ * by train-rbm, train-dbn and train-thermometer. */
+const kd_data_split *rbmcli_reduction_split(rbmcli_reduction *r);
 /* Set topt->split for several processes (or the deterministic reduction on
  * one); on ranks other than 0, which print nothing, switch off the monitors
  * and rec's AIS estimates. r must outlive the trainer. */
