@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # MPI runs of the CLI (issue 8, docs/cluster.md): `sample` and `flow` give the
-# same arrays for P = 1, 2, 3 processes as a single process; `train-rbm` and
+# same arrays for P = 1, 2, 3 processes as a single process; `reproduce` runs
+# its stages over the processes (its reports on rank 0); `train-rbm` and
 # `train-thermometer` are bit-identical for any P in --reduction deterministic
 # mode and within rounding in fast mode;
 # checkpoints (sample, flow, train-rbm, train-dbn, train-thermometer) resume
@@ -10,6 +11,7 @@
 # -DKADANOFF_MPI=ON (tests/CMakeLists.txt sets KADANOFF_MPI and MPIEXEC).
 set -u
 K=${1:?usage: cli_mpi.sh path/to/kadanoff}
+case $K in /*) ;; *) K=$PWD/$K ;; esac # the reproduce tests change directory
 if [ "${KADANOFF_MPI:-0}" != 1 ]; then
   echo "SKIP: kadanoff was built without MPI (configure with -DKADANOFF_MPI=ON, see docs/cluster.md)"
   exit 77
@@ -288,11 +290,35 @@ if [ $st != 0 ] && [ ! -e "$T/k.h5" ]; then ok; else bad "dead rank: status $st,
 st=$?
 if [ $st = 1 ] && grep -q "MPI rank 1: .*missing.h5" "$T/err" && [ ! -e "$T/ft.h5" ]; then ok
 else bad "train-thermometer, rank 1 without data: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
-# reproduce refuses several processes, names the way out, creates nothing
-"${MR[@]}" -np 2 "$K" reproduce iso2018 --quick -q -o "$T/rep" >"$T/out" 2>"$T/err"
+# reproduce over 2 processes: the same commands (commands.sh) as one process,
+# the same sampled data, the same flows where the model does not depend on the
+# training's reduction order (the untrained control h100-random), the rank-0
+# stages (analyze) and the report done; --resume skips every stage; an
+# unusable output directory stops every process with one message.
+mkdir -p "$T/r1" "$T/r2"
+(cd "$T/r1" && "$K" reproduce iso2018 --quick -q -o rep >"$T/out" 2>"$T/err") || bad "reproduce on 1 process"
+cd "$T/r2" || exit 1 # relative paths: commands.sh must not differ by the directory
+run "reproduce on 2 processes" 2 reproduce iso2018 --quick -q -o rep
+if cmp -s "$T/r1/rep/commands.sh" "$T/r2/rep/commands.sh"; then ok; else bad "reproduce: commands.sh differs for P = 2"; fi
+same "reproduce P=2 data" "$T/r1/rep/data.h5" "$T/r2/rep/data.h5" spins energy
+same "reproduce P=2 data T=0,inf" "$T/r1/rep/data-0-inf.h5" "$T/r2/rep/data-0-inf.h5" spins
+same "reproduce P=2 untrained model" "$T/r1/rep/rbm-h100-random.h5" "$T/r2/rep/rbm-h100-random.h5" W
+same "reproduce P=2 flow of the untrained model" "$T/r1/rep/flow-h100-random-random.h5" \
+  "$T/r2/rep/flow-h100-random-random.h5" spins
+for f in report.md report.html weights/report.md; do
+  if [ -s "$T/r2/rep/$f" ]; then ok; else bad "reproduce on 2 processes: no $f"; fi
+done
+if [ "$(wc -l <"$T/r2/rep/stages.done")" = "$(grep -c '^kadanoff ' "$T/r2/rep/commands.sh")" ]; then ok
+else bad "reproduce on 2 processes: stages.done does not list every stage"; fi
+run "reproduce --resume on 2 processes" 2 reproduce iso2018 --quick --resume -o rep
+cd - >/dev/null || exit 1
+if [ "$(grep -c 'done earlier, skipped' "$T/err")" = "$(wc -l <"$T/r2/rep/stages.done")" ]; then ok
+else bad "reproduce --resume on 2 processes: not every stage skipped"; sed 's/^/  | /' "$T/err" | head -5; fi
+touch "$T/plain"
+"${MR[@]}" -np 2 "$K" reproduce iso2018 --quick -q -o "$T/plain/rep" >"$T/out" 2>"$T/err"
 st=$?
-if [ $st = 2 ] && grep -q "reproduce runs its stages on one process" "$T/err" && [ ! -e "$T/rep" ]; then ok
-else bad "reproduce on 2 processes: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
+if [ $st = 1 ] && grep -q "$T/plain/rep" "$T/err" && [ "$(grep -c 'error' "$T/err")" -le 2 ]; then ok
+else bad "reproduce into an unusable directory on 2 processes: status $st"; sed 's/^/  | /' "$T/err" | head -5; fi
 # a command that does not split its work refuses to run on several processes
 "${MR[@]}" -np 2 "$K" info "$T/d.h5" >"$T/out" 2>"$T/err"
 st=$?

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "job.h"
+#include "mpi_cli.h"
 #include "reproduce.h"
 
 typedef struct {
@@ -44,9 +45,11 @@ static void usage(FILE *f)
                "  -h, --help        this help\n\n"
                "SIGINT/SIGTERM stop the running stage as that command does (see its --help),\n"
                "exit 130/143 and name the stage; the files of completed stages are whole.\n\n"
-               "reproduce runs on one process; started by mpirun with several it refuses (exit\n"
-               "2). DIR/commands.sh lists the stages' commands, whose sample, train-rbm,\n"
-               "train-thermometer and flow stages can be run with mpirun (docs/cluster.md).\n");
+               "Over MPI (mpirun -np P, P > 1; docs/cluster.md) the sample, training and flow\n"
+               "stages split their work over the processes as those commands do (same files\n"
+               "as on one process; trainings up to rounding unless --reduction deterministic\n"
+               "is used by hand); the other stages, the analyses and the report run on rank 0\n"
+               "while the others wait. All processes must see DIR (a shared file system).\n");
 }
 
 int cmd_reproduce(int argc, char **argv)
@@ -93,7 +96,10 @@ int cmd_reproduce(int argc, char **argv)
             job_set_resume(resume);
             rc = studies[i].run(dir ? dir : def, quick, seed);
             job_set_resume(0);
-            return rc;
+            /* Over MPI the other ranks wait here for rank 0's analyses and report.
+             * A rank that failed on its own does not come: its exit aborts the job
+             * (mpicli_finalize). */
+            return rc == CLI_OK ? mpicli_agree(cmd, rc) : rc;
         }
     return cli_usage_error(cmd, "unknown study '%s'", argv[optind]);
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "job.h"
+#include "mpi_cli.h"
 
 static int resume_requested = 0;
 /* --resume: DIR/stages.done as read by job_start (one job at a time; static so
@@ -72,11 +73,9 @@ static void mark_done(const job *j, const char *command)
     fclose(f);
 }
 
-int job_start(job *j, const char *cmd, const char *dir)
+/* Rank 0's part of job_start: the directory and the bookkeeping files. */
+static int start_files(job *j, const char *cmd, const char *dir)
 {
-    memset(j, 0, sizeof *j);
-    if (snprintf(j->dir, sizeof j->dir, "%s", dir) >= (int)sizeof j->dir)
-        return cli_fail(cmd, "directory name too long: '%s'", dir);
     kd_status st = kd_report_mkdir(dir);
     if (st != KD_OK)
         return cli_fail_status(cmd, st);
@@ -103,9 +102,25 @@ int job_start(job *j, const char *cmd, const char *dir)
     return CLI_OK;
 }
 
+int job_start(job *j, const char *cmd, const char *dir)
+{
+    memset(j, 0, sizeof *j);
+    int rc = CLI_OK;
+    if (snprintf(j->dir, sizeof j->dir, "%s", dir) >= (int)sizeof j->dir)
+        rc = cli_fail(cmd, "directory name too long: '%s'", dir);
+    else if (mpicli_rank() == 0) /* over MPI, rank 0 keeps the books (and writes the files) */
+        rc = start_files(j, cmd, dir);
+    return mpicli_agree(cmd, rc);
+}
+
 int job_finish(job *j, const char *cmd)
 {
     char tmp[4200], path[4200];
+    if (!j->script) { /* an MPI rank other than 0: no files */
+        free(done_list);
+        done_list = NULL;
+        return CLI_OK;
+    }
     snprintf(tmp, sizeof tmp, "%s/commands.sh.tmp", j->dir);
     snprintf(path, sizeof path, "%s/commands.sh", j->dir);
     int bad = fclose(j->script) != 0;
@@ -188,9 +203,13 @@ int job_run(job *j, const char *name, ...)
         quote(q, sizeof q, args[i]);
         len += (size_t)snprintf(s->command + len, sizeof s->command - len, " %s", q);
     }
-    fprintf(j->script, "%s\n", s->command);
-    fflush(j->script);
-    if (done_before(s->command)) {
+    if (j->script) {
+        fprintf(j->script, "%s\n", s->command);
+        fflush(j->script);
+    }
+    /* Over MPI every rank takes rank 0's decision; a command that does not
+     * split its work runs on rank 0 while the others wait for its status. */
+    if (mpicli_bcast_int(j->script && done_before(s->command))) {
         if (!cli_quiet)
             fprintf(stderr, "kadanoff reproduce: %s: done earlier, skipped\n", name);
         s->seconds = 0;
@@ -199,8 +218,12 @@ int job_run(job *j, const char *name, ...)
     }
     if (!cli_quiet)
         fprintf(stderr, "kadanoff reproduce: %s ...\n", name);
-    int rc = cli_run(&s->seconds, args);
-    if (rc == CLI_OK)
+    int rc = CLI_OK;
+    if (mpicli_splits(args[0]) || mpicli_rank() == 0)
+        rc = cli_run(&s->seconds, args);
+    if (!mpicli_splits(args[0]))
+        rc = mpicli_agree("reproduce", rc);
+    if (rc == CLI_OK && j->script)
         mark_done(j, s->command);
     else if (rc == 130 || rc == 143)
         fprintf(stderr, "kadanoff reproduce: interrupted in stage '%s'; the completed stages are "

@@ -46,8 +46,7 @@ static int launched(void)
            getenv("PMI_RANK");
 }
 
-/* The commands that split their work over processes. */
-static int splits_work(const char *command)
+int mpicli_splits(const char *command)
 {
     return !strcmp(command, "sample") || !strcmp(command, "train-rbm") ||
            !strcmp(command, "train-dbn") || !strcmp(command, "flow") ||
@@ -79,20 +78,12 @@ int mpicli_init(int *argc, char ***argv, const char *command)
     MPI_Comm_size(MPI_COMM_WORLD, &size);
     if (rank != 0)
         silence();
-    if (size > 1 && !strcmp(command, "reproduce"))
-        return cli_usage_error(command,
-                               "%d MPI processes were started, but reproduce runs its stages on "
-                               "one process (its analyses, reports and bookkeeping are not "
-                               "split); start it without mpirun, or run the commands of its "
-                               "DIR/commands.sh with mpirun (sample, train-rbm, train-dbn, "
-                               "train-thermometer and flow split their work; docs/cluster.md)",
-                               size);
-    if (size > 1 && !splits_work(command))
+    if (size > 1 && !mpicli_splits(command) && strcmp(command, "reproduce") != 0)
         return cli_usage_error(command,
                                "%d MPI processes were started, but this command runs on one "
-                               "(only sample, train-rbm, train-dbn, train-thermometer and "
-                               "flow split their work over MPI processes); start it without "
-                               "mpirun or with -np 1",
+                               "(only sample, train-rbm, train-dbn, train-thermometer, flow "
+                               "and reproduce split their work over MPI processes); start it "
+                               "without mpirun or with -np 1",
                                size);
     return CLI_OK;
 }
@@ -121,6 +112,13 @@ int mpicli_finalize(int rc)
 
 int mpicli_rank(void) { return rank; }
 int mpicli_size(void) { return size; }
+
+int mpicli_bcast_int(int v)
+{
+    if (started && size > 1)
+        MPI_Bcast(&v, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    return v;
+}
 
 /* ---- failures ------------------------------------------------------------------- */
 

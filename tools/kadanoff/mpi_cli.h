@@ -27,6 +27,11 @@ int mpicli_init(int *argc, char ***argv, const char *command);
 int mpicli_finalize(int rc);
 int mpicli_rank(void);
 int mpicli_size(void);
+/* Does `command` split its work over the processes (a collective run by every
+ * rank)? Other commands run on one. */
+int mpicli_splits(const char *command);
+/* Collective: rank 0's value of v, on every rank. */
+int mpicli_bcast_int(int v);
 /* Collective: every rank passes its status (CLI_OK or the exit status of a
  * failure it has printed with cli_fail). If any rank failed, rank 0 prints the
  * other ranks' messages and every rank returns the largest status. */
@@ -56,6 +61,12 @@ static inline int mpicli_init(int *argc, char ***argv, const char *command)
 static inline int mpicli_finalize(int rc) { return rc; }
 static inline int mpicli_rank(void) { return 0; }
 static inline int mpicli_size(void) { return 1; }
+static inline int mpicli_splits(const char *command)
+{
+    (void)command;
+    return 1;
+}
+static inline int mpicli_bcast_int(int v) { return v; }
 static inline int mpicli_agree(const char *cmd, int rc)
 {
     (void)cmd;

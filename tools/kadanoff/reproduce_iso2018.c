@@ -19,6 +19,7 @@
 #include "kadanoff/nn.h"
 #include "kadanoff/report.h"
 #include "kadanoff/thermometry.h"
+#include "mpi_cli.h"
 #include "reproduce.h"
 
 /* Sizes of the full study and of --quick. */
@@ -69,6 +70,9 @@ static void plateau_mean(const kd_flow *f, int from, size_t offset, double *mean
 static int measure_flow(const char *cmd, const char *path, const model *m, const char *start,
                         flow_result *out, kd_flow **keep)
 {
+    *keep = NULL;
+    if (mpicli_rank() != 0) /* over MPI the report is rank 0's */
+        return CLI_OK;
     kd_flow *f;
     kd_status st = kd_flow_read(path, &f);
     if (st != KD_OK)
@@ -250,6 +254,8 @@ int reproduce_iso2018(const char *dir, int quick, uint64_t seed)
     if ((rc = job_run(&J, "weights h100-all", "analyze", job_path(&J, "rbm-h100-all.h5"), "--data",
                       data, "-q", "-o", wdir, NULL)))
         return rc;
+    if (mpicli_rank() != 0) /* over MPI, rank 0 alone reads the results and reports */
+        return job_finish(&J, cmd);
 
     /* 6. Figures and report. */
     const char *fig = job_path(&J, "figures");

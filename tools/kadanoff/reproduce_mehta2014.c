@@ -33,6 +33,7 @@
 #include "kadanoff/rg.h"
 #include "kadanoff/rng.h"
 #include "io/atomic.h"
+#include "mpi_cli.h"
 #include "reproduce.h"
 
 #define MEHTA_L 40
@@ -239,6 +240,8 @@ int reproduce_mehta2014(const char *dir, int quick, uint64_t seed)
     if ((rc = job_run(&J, "decimation", "decimate", "--K", "1", "--steps", "5", "-o", dectsv, "-q",
                       NULL)))
         return rc;
+    if (mpicli_rank() != 0) /* over MPI, rank 0 alone reads the results and reports */
+        return job_finish(&J, cmd);
 
     /* ---- read back ---- */
     kd_dataset *ds = NULL;
