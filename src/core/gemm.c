@@ -60,7 +60,11 @@ void kd_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float
     int along_n;
     int p = gemm_slices(M, N, K, &along_n);
     int dim = along_n ? N : M;
-#pragma omp parallel for schedule(dynamic, 1) if (p > 1)
+    if (p == 1) { /* no region: even a one-thread region costs a futex call */
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#pragma omp parallel for schedule(dynamic, 1)
     for (int s = 0; s < p; s++) {
         int s0 = (int)((int64_t)dim * s / p), s1 = (int)((int64_t)dim * (s + 1) / p);
         if (along_n) {
@@ -82,7 +86,11 @@ void kd_dgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, doubl
     int along_n;
     int p = gemm_slices(M, N, K, &along_n);
     int dim = along_n ? N : M;
-#pragma omp parallel for schedule(dynamic, 1) if (p > 1)
+    if (p == 1) { /* no region: even a one-thread region costs a futex call */
+        cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#pragma omp parallel for schedule(dynamic, 1)
     for (int s = 0; s < p; s++) {
         int s0 = (int)((int64_t)dim * s / p), s1 = (int)((int64_t)dim * (s + 1) / p);
         if (along_n) {

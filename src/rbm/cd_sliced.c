@@ -33,6 +33,7 @@
  * are the same either way, so the results do not change.
  */
 #include <stdatomic.h>
+#include <string.h>
 
 #include <omp.h>
 
@@ -83,9 +84,10 @@ static void sample_rows(kd_units u, size_t n, int units, const float *act, const
     }
 }
 
-/* The chain of rows r0 .. r0+n (cd.c's loops restricted to these rows). */
+/* The chain of rows r0 .. r0+n (cd.c's loops restricted to these rows), then
+ * this slice's share of the gradient into g (laid out like w->grad). */
 static void slice_chain(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t r0, size_t n, int k,
-                        uint64_t seed, uint64_t stream0)
+                        uint64_t seed, uint64_t stream0, float *g)
 {
     const int nv = rbm->nv, nh = rbm->nh, m = (int)n;
     const size_t snv = (size_t)nv, snh = (size_t)nh;
@@ -113,11 +115,22 @@ static void slice_chain(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t r0, s
             kd_rows_mean(rbm->hid, n, nh, hn, rbm->b, -inv_b, hn);
         }
     }
+
+    /* this slice's gradient: v0ᵀ h0 + vnᵀ hn over its rows (h already scaled
+     * by ±1/B), and the bias sums, in the order of cd.c restricted to the rows */
+    float *gw = g, *ga = g + snv * snh, *gb = ga + snv;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nv, nh, m, 1.0f, v0, nv, h0, nh, 0.0f, gw,
+                nh);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nv, nh, m, 1.0f, vn, nv, hn, nh, 1.0f, gw,
+                nh);
+    kd_rows_bias_sums(n, nv, v0, vn, inv_b, -inv_b, ga);
+    kd_rows_bias_sums(n, nh, h0, hn, 1.0f, 1.0f, gb);
+    if (rbm->flags & KD_RBM_NO_VISIBLE_BIAS)
+        memset(ga, 0, snv * sizeof(float));
+    if (rbm->flags & KD_RBM_NO_HIDDEN_BIAS)
+        memset(gb, 0, snh * sizeof(float));
 }
 
-/* Back-off state (see the top of the file): minibatches left to run on the
- * calling thread, and the length of the next back-off. Shared by all callers;
- * relaxed atomics, since it only steers speed. */
 /* Only small RBMs take this path. Measured on an idle 2-core machine
  * (bench_rbm, the previous kernel in the same rounds): 100-64 1.28x on 1
  * thread and 1.27x on 2, 100-100 1.32x / 1.23x, but 1600-400 0.74x on 2
@@ -126,16 +139,31 @@ static void slice_chain(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t r0, s
  * on the thread count. */
 #define SLICED_MAX_WEIGHTS ((size_t)1 << 16)
 
+/* Back-off state (see the top of the file): minibatches left to run on the
+ * calling thread, and the length of the next back-off. Shared by all callers;
+ * relaxed atomics, since it only steers speed. */
 static atomic_int serial_left, backoff = 16;
 #define BACKOFF_MAX 4096
 
-int kd_cd_chains_sliced(kd_cd_work *w, const kd_rbm *rbm, size_t B, int k, uint64_t seed,
-                        uint64_t stream0)
+static int sliced_applies(const kd_rbm *rbm, size_t B)
 {
-    int S = batch_slices(B);
-    if (!sliced_enabled || S < 2 || B > (size_t)1 << 30 ||
-        (size_t)rbm->nv * (size_t)rbm->nh > SLICED_MAX_WEIGHTS)
+    return sliced_enabled && batch_slices(B) >= 2 && B <= (size_t)1 << 30 &&
+           (size_t)rbm->nv * (size_t)rbm->nh <= SLICED_MAX_WEIGHTS;
+}
+
+size_t kd_cd_sliced_partials(const kd_rbm *rbm, size_t max_rows)
+{
+    int S = batch_slices(max_rows);
+    return (size_t)rbm->nv * (size_t)rbm->nh <= SLICED_MAX_WEIGHTS && S >= 2 ? (size_t)S - 1 : 0;
+}
+
+int kd_cd_gradient_sliced(kd_cd_work *w, const kd_rbm *rbm, size_t B, int k, uint64_t seed,
+                          uint64_t stream0)
+{
+    if (!sliced_applies(rbm, B) || (size_t)batch_slices(B) - 1 > w->nparts)
         return 0;
+    const int S = batch_slices(B);
+    const size_t np = rbm->nparams;
     kd_blas_serial();
     int threads = omp_get_max_threads();
     if (threads > S)
@@ -144,23 +172,29 @@ int kd_cd_chains_sliced(kd_cd_work *w, const kd_rbm *rbm, size_t B, int k, uint6
         atomic_fetch_sub_explicit(&serial_left, 1, memory_order_relaxed);
         threads = 1;
     }
-    /* late: no other thread ran a slice, or the region outlasted the calling
-     * thread's own work by more than half (another thread was descheduled
-     * in the middle of its slice) */
-    int helped = 0; /* slices run by threads other than the calling one */
-    double own = 0, t0 = omp_get_wtime();
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : helped)       \
-    if (threads > 1)
-    for (int s = 0; s < S; s++) {
-        size_t r0 = B * (size_t)s / (size_t)S, r1 = B * (size_t)(s + 1) / (size_t)S;
-        double ts = omp_get_wtime();
-        slice_chain(w, rbm, B, r0, r1 - r0, k, seed, stream0);
-        if (omp_get_thread_num() == 0)
-            own += omp_get_wtime() - ts;
-        else
-            helped++;
-    }
-    if (threads > 1) {
+    if (threads == 1) { /* no region at all: even a one-thread region costs a futex call */
+        for (int s = 0; s < S; s++) {
+            size_t r0 = B * (size_t)s / (size_t)S, r1 = B * (size_t)(s + 1) / (size_t)S;
+            slice_chain(w, rbm, B, r0, r1 - r0, k, seed, stream0,
+                        s == 0 ? w->grad : w->parts + (size_t)(s - 1) * np);
+        }
+    } else {
+        /* late: no other thread ran a slice, or the region outlasted the
+         * calling thread's own work by more than half (another thread was
+         * descheduled in the middle of its slice) */
+        int helped = 0; /* slices run by threads other than the calling one */
+        double own = 0, t0 = omp_get_wtime();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : helped)
+        for (int s = 0; s < S; s++) {
+            size_t r0 = B * (size_t)s / (size_t)S, r1 = B * (size_t)(s + 1) / (size_t)S;
+            double ts = omp_get_wtime();
+            slice_chain(w, rbm, B, r0, r1 - r0, k, seed, stream0,
+                        s == 0 ? w->grad : w->parts + (size_t)(s - 1) * np);
+            if (omp_get_thread_num() == 0)
+                own += omp_get_wtime() - ts;
+            else
+                helped++;
+        }
         double wall = omp_get_wtime() - t0;
         if (helped == 0 || wall > 1.5 * own + 20e-6) { /* back off */
             int b = atomic_load_explicit(&backoff, memory_order_relaxed);
@@ -170,5 +204,9 @@ int kd_cd_chains_sliced(kd_cd_work *w, const kd_rbm *rbm, size_t B, int k, uint6
             atomic_store_explicit(&backoff, 16, memory_order_relaxed);
         }
     }
+    /* the slices' gradients added in slice order: the same sums whatever
+     * thread ran which slice */
+    for (int s = 1; s < S; s++)
+        kd_add_to(np, w->parts + (size_t)(s - 1) * np, w->grad);
     return 1;
 }

@@ -332,3 +332,34 @@ void kd_row_sample(kd_units u, int n, const float *act, const float *bias, uint6
 {
     kd_row_mean_sample(u, n, act, bias, 1.0f, seed, stream, block, NULL, out);
 }
+
+/* ---- sums for the gradient -------------------------------------------------- */
+
+KD_CLONES void kd_rows_bias_sums(size_t nrows, int n, const float *x0, const float *xn, float a,
+                                 float b, float *out)
+{
+    for (int j = 0; j < n; j++)
+        out[j] = 0.0f;
+    for (size_t r = 0; r < nrows; r++) {
+        const float *x = x0 + r * (size_t)n;
+#pragma omp simd
+        for (int j = 0; j < n; j++)
+            out[j] += x[j];
+    }
+#pragma omp simd
+    for (int j = 0; j < n; j++)
+        out[j] *= a;
+    for (size_t r = 0; r < nrows; r++) {
+        const float *x = xn + r * (size_t)n;
+#pragma omp simd
+        for (int j = 0; j < n; j++)
+            out[j] += b * x[j];
+    }
+}
+
+KD_CLONES void kd_add_to(size_t n, const float *x, float *y)
+{
+#pragma omp simd
+    for (size_t k = 0; k < n; k++)
+        y[k] += x[k];
+}

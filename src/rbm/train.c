@@ -477,8 +477,10 @@ static float update_segment(kd_rbm_trainer *t, size_t k0, size_t k1, step_params
     float *p = t->rbm->params, *g = t->work.grad;
     int adam = t->opt.optimizer == KD_RBM_ADAM;
     long nchunks = (long)((k1 - k0 + UPDATE_CHUNK - 1) / UPDATE_CHUNK);
+    if (nchunks <= 4) /* no region: even a one-thread region costs a futex call */
+        return adam ? adam_kernel(p, g, t->vel, t->sq, k0, k1, s) : sgd_kernel(p, g, t->vel, k0, k1, s);
     float chk = 0;
-#pragma omp parallel for schedule(dynamic, 1) reduction(+ : chk) if (nchunks > 4)
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : chk)
     for (long c = 0; c < nchunks; c++) {
         size_t a = k0 + (size_t)c * UPDATE_CHUNK, b = a + UPDATE_CHUNK < k1 ? a + UPDATE_CHUNK : k1;
         chk += adam ? adam_kernel(p, g, t->vel, t->sq, a, b, s) : sgd_kernel(p, g, t->vel, a, b, s);
@@ -595,6 +597,41 @@ kd_status kd_rbm_trainer_monitor(kd_rbm_trainer *t, kd_rbm_epoch_stats *stats)
     return st;
 }
 
+/* Rows r0 .. r0+n of `rows` as unit values into v (n × nv). Parallel only for
+ * large minibatches: a region costs more than a small copy (even a
+ * one-thread region makes a futex call). */
+static void load_rows(const kd_rbm_data *rows, const kd_rbm *r, size_t r0, size_t n, float *v)
+{
+    const size_t nv = (size_t)r->nv;
+    if (n * nv <= 65536) {
+        for (size_t k = 0; k < n; k++)
+            kd_rbm_data_row(rows, r->vis, r->nv, r0 + k, v + k * nv);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (long k = 0; k < (long)n; k++)
+        kd_rbm_data_row(rows, r->vis, r->nv, r0 + (size_t)k, v + (size_t)k * nv);
+}
+
+/* Ask the cache for rows r0 .. r0+n of a shuffled data set, which sit at
+ * random places (the copy of a minibatch of 100-unit rows otherwise waits
+ * for ~200 cache misses in turn). Small rows only: long rows are streamed
+ * by the hardware prefetcher. */
+static void prefetch_rows(const kd_rbm_data *rows, int nv, size_t r0, size_t n)
+{
+    const size_t elem = rows->spins ? 1 : sizeof(float), bytes = (size_t)nv * elem;
+    if (bytes > 1024)
+        return;
+    for (size_t k = r0; k < r0 + n; k++) {
+        size_t i = rows->rows ? rows->rows[k] : k;
+        const char *p = rows->spins ? (const char *)(rows->spins + i * (size_t)nv)
+                                    : (const char *)(rows->values + i * (size_t)nv);
+        for (size_t o = 0; o < bytes; o += 64)
+            __builtin_prefetch(p + o);
+        __builtin_prefetch(p + bytes - 1);
+    }
+}
+
 kd_status kd_rbm_trainer_epoch(kd_rbm_trainer *t, kd_rbm_epoch_stats *stats)
 {
     const kd_rbm_train_options *o = &t->opt;
@@ -638,9 +675,9 @@ kd_status kd_rbm_trainer_epoch(kd_rbm_trainer *t, kd_rbm_epoch_stats *stats)
                 break;
             }
         } else {
-#pragma omp parallel for schedule(static) if (bq * nv > 65536)
-            for (long k = 0; k < (long)bq; k++)
-                kd_rbm_data_row(&rows, r->vis, r->nv, r0 + (size_t)k, t->work.v + (size_t)k * nv);
+            load_rows(&rows, r, r0, bq, t->work.v);
+            if (q + 1 < nb) /* the next minibatch's rows arrive during this one */
+                prefetch_rows(&rows, r->nv, r0 + bq, ntrain - r0 - bq < B ? ntrain - r0 - bq : B);
             if (t->nchains)
                 memcpy(t->work.v + bq * nv, t->chains, C * nv * sizeof(float));
             kd_cd_gradient(&t->work, r, bq, C, o->k, t->nchains > 0, o->seed,
