@@ -113,26 +113,11 @@ void kd_cd_gradient_part(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t C, s
     /* gradient: G_W = [v0; vn]ᵀ [h0/B; -hn/C], one product over B + C rows */
     float *gw = w->grad, *ga = gw + snv * snh, *gb = ga + snv;
     kd_sgemm(CblasTrans, CblasNoTrans, nv, nh, b + c, 1.0f, w->v, nv, w->h, nh, 0.0f, gw, nh);
-    memset(ga, 0, snv * sizeof(float));
-    memset(gb, 0, snh * sizeof(float));
-    if (!(rbm->flags & KD_RBM_NO_VISIBLE_BIAS)) {
-        for (int r = 0; r < b; r++) {
-            const float *vr = v0 + (size_t)r * snv;
-            for (int i = 0; i < nv; i++)
-                ga[i] += vr[i];
-        }
-        for (int i = 0; i < nv; i++)
-            ga[i] *= inv_b;
-        for (int r = 0; r < c; r++) {
-            const float *vr = vn + (size_t)r * snv;
-            for (int i = 0; i < nv; i++)
-                ga[i] -= inv_c * vr[i];
-        }
-    }
-    if (!(rbm->flags & KD_RBM_NO_HIDDEN_BIAS))
-        for (int r = 0; r < b + c; r++) {
-            const float *hr = w->h + (size_t)r * snh;
-            for (int j = 0; j < nh; j++)
-                gb[j] += hr[j];
-        }
+    /* bias gradients: (1/B) Σ v0 - (1/C) Σ vn and Σ of the scaled h rows */
+    kd_rows_bias_sums(nv, B, v0, inv_b, C, vn, -inv_c, ga);
+    kd_rows_bias_sums(nh, B, h0, 1.0f, C, hn, 1.0f, gb);
+    if (rbm->flags & KD_RBM_NO_VISIBLE_BIAS)
+        memset(ga, 0, snv * sizeof(float));
+    if (rbm->flags & KD_RBM_NO_HIDDEN_BIAS)
+        memset(gb, 0, snh * sizeof(float));
 }

@@ -123,8 +123,8 @@ static void slice_chain(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t r0, s
                 nh);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nv, nh, m, 1.0f, vn, nv, hn, nh, 1.0f, gw,
                 nh);
-    kd_rows_bias_sums(n, nv, v0, vn, inv_b, -inv_b, ga);
-    kd_rows_bias_sums(n, nh, h0, hn, 1.0f, 1.0f, gb);
+    kd_rows_bias_sums(nv, n, v0, inv_b, n, vn, -inv_b, ga);
+    kd_rows_bias_sums(nh, n, h0, 1.0f, n, hn, 1.0f, gb);
     if (rbm->flags & KD_RBM_NO_VISIBLE_BIAS)
         memset(ga, 0, snv * sizeof(float));
     if (rbm->flags & KD_RBM_NO_HIDDEN_BIAS)

@@ -335,12 +335,12 @@ void kd_row_sample(kd_units u, int n, const float *act, const float *bias, uint6
 
 /* ---- sums for the gradient -------------------------------------------------- */
 
-KD_CLONES void kd_rows_bias_sums(size_t nrows, int n, const float *x0, const float *xn, float a,
-                                 float b, float *out)
+KD_CLONES void kd_rows_bias_sums(int n, size_t n0, const float *x0, float a, size_t n1,
+                                 const float *x1, float b, float *out)
 {
     for (int j = 0; j < n; j++)
         out[j] = 0.0f;
-    for (size_t r = 0; r < nrows; r++) {
+    for (size_t r = 0; r < n0; r++) {
         const float *x = x0 + r * (size_t)n;
 #pragma omp simd
         for (int j = 0; j < n; j++)
@@ -349,8 +349,8 @@ KD_CLONES void kd_rows_bias_sums(size_t nrows, int n, const float *x0, const flo
 #pragma omp simd
     for (int j = 0; j < n; j++)
         out[j] *= a;
-    for (size_t r = 0; r < nrows; r++) {
-        const float *x = xn + r * (size_t)n;
+    for (size_t r = 0; r < n1; r++) {
+        const float *x = x1 + r * (size_t)n;
 #pragma omp simd
         for (int j = 0; j < n; j++)
             out[j] += b * x[j];
