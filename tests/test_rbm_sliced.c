@@ -16,21 +16,25 @@
 #include "testing.h"
 
 /* Rows of several streams in one sweep = one kd_philox_fill per row, for row
- * widths whose total is not a multiple of the 8-block vector (tails), and a
- * start just below a 2^32 block boundary (carry into the counter's high word). */
+ * widths whose total is not a multiple of the 8-block vector (tails), widths
+ * below and above the 8 lanes of a vector (a vector spanning several rows),
+ * and starts just below a 2^32 block or stream boundary (carry into the
+ * counter's high word, where the vectorised counters of the fast path do not
+ * apply). */
 static void test_philox_rows(void)
 {
-    const size_t widths[4] = {1, 7, 16, 25};
-    const uint64_t starts[2] = {3, 0xFFFFFFFDULL};
+    const size_t widths[5] = {1, 3, 7, 16, 25};
+    const uint64_t starts[2] = {3, 0xFFFFFFFDULL}, streams[2] = {1000, 0x2FFFFFFFAULL};
     int ok = 1;
-    for (int a = 0; a < 4; a++)
-        for (int s = 0; s < 2; s++)
+    for (int a = 0; a < 5; a++)
+        for (int s = 0; s < 4; s++)
             for (size_t nrows = 1; nrows <= 13; nrows += 4) {
                 size_t nb = widths[a], nw = 4 * nb * nrows;
+                uint64_t st = streams[s / 2], b0 = starts[s % 2];
                 uint32_t *got = malloc(nw * sizeof *got), *want = malloc(nw * sizeof *want);
-                kd_philox_fill_rows(77, 1000, nrows, starts[s], nb, got);
+                kd_philox_fill_rows(77, st, nrows, b0, nb, got);
                 for (size_t r = 0; r < nrows; r++)
-                    kd_philox_fill_ref(77, 1000 + r, starts[s], nb, want + 4 * nb * r);
+                    kd_philox_fill_ref(77, st + r, b0, nb, want + 4 * nb * r);
                 ok &= memcmp(got, want, nw * sizeof *got) == 0;
                 free(got);
                 free(want);
