@@ -142,7 +142,7 @@ static void slice_chain(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t r0, s
 /* Back-off state (see the top of the file): minibatches left to run on the
  * calling thread, and the length of the next back-off. Shared by all callers;
  * relaxed atomics, since it only steers speed. */
-static atomic_int serial_left, backoff = 16;
+static atomic_int serial_left, backoff = 16, waking;
 #define BACKOFF_MAX 4096
 
 static int sliced_applies(const kd_rbm *rbm, size_t B)
@@ -169,7 +169,8 @@ int kd_cd_gradient_sliced(kd_cd_work *w, const kd_rbm *rbm, size_t B, int k, uin
     if (threads > S)
         threads = S;
     if (threads > 1 && atomic_load_explicit(&serial_left, memory_order_relaxed) > 0) {
-        atomic_fetch_sub_explicit(&serial_left, 1, memory_order_relaxed);
+        if (atomic_fetch_sub_explicit(&serial_left, 1, memory_order_relaxed) == 1)
+            atomic_store_explicit(&waking, 1, memory_order_relaxed);
         threads = 1;
     }
     if (threads == 1) { /* no region at all: even a one-thread region costs a futex call */
@@ -196,11 +197,19 @@ int kd_cd_gradient_sliced(kd_cd_work *w, const kd_rbm *rbm, size_t B, int k, uin
                 helped++;
         }
         double wall = omp_get_wtime() - t0;
-        if (helped == 0 || wall > 1.5 * own + 20e-6) { /* back off */
+        /* The first region after a back-off is not judged: the other threads
+         * have gone to sleep meanwhile (libgomp spins only briefly) and need
+         * a futex wake-up to join, which says nothing about the load; judged,
+         * it would double the back-off after any single late region. (On a
+         * mostly idle 2-core machine 100-64 on 2 threads ran either at ~1.2M
+         * samples/s or at the 1-thread ~0.75M; this was the suspected
+         * reason.) */
+        int judged = !atomic_exchange_explicit(&waking, 0, memory_order_relaxed);
+        if (judged && (helped == 0 || wall > 1.5 * own + 20e-6)) { /* back off */
             int b = atomic_load_explicit(&backoff, memory_order_relaxed);
             atomic_store_explicit(&serial_left, b, memory_order_relaxed);
             atomic_store_explicit(&backoff, b < BACKOFF_MAX ? 2 * b : b, memory_order_relaxed);
-        } else {
+        } else if (judged) {
             atomic_store_explicit(&backoff, 16, memory_order_relaxed);
         }
     }
