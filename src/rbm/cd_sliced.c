@@ -6,19 +6,25 @@
  * fork/join of per-phase parallel loops, one Philox call per row, and the
  * products themselves too small for kd_sgemm to split. Here the B rows are cut
  * into S slices and each slice runs its whole chain — up product, fused
- * bias + logistic + sampling, down product, sampling, up product, means — on
- * one thread, with single-threaded BLAS calls on its own rows and its random
- * words drawn in bulk (kd_philox_fill_rows: all rows of a chunk in one
- * vectorised sweep). One parallel region per minibatch, no barrier inside.
+ * bias + logistic + sampling, down product, sampling, up product, means —
+ * and then its share of the gradient (v0ᵀh0 + vkᵀhk over its rows, bias sums)
+ * on one thread, with single-threaded BLAS calls on its own rows and its
+ * random words drawn in bulk (kd_philox_fill_rows: all rows of a chunk in one
+ * vectorised sweep). One parallel region per minibatch, no barrier inside;
+ * after it the S partial gradients are added in slice order. (With the
+ * gradient left to one product after the region, that product, 40 % of the
+ * flops, ran on one thread: 100×64×200 is a single kd_sgemm slice.)
  *
  * Reproducibility: row r draws from stream stream0 + r, blocks in the order of
  * cd.c (hidden, then k × (visible, hidden), no draws for the last hidden
  * means), so a unit's draw does not depend on the slicing. S depends only on
  * B (and whether the path is taken at all on nv·nh), never on the thread
  * count, and each slice is computed by the same sequence of single-threaded
- * calls whichever thread runs it: the results are bit-identical for any thread count (as for kd_sgemm, gemm.c).
- * The weight gradient is left to cd.c. Only shapes up to SLICED_MAX_WEIGHTS
- * weights take this path (see there).
+ * calls whichever thread runs it: the results are bit-identical for any
+ * thread count (as for kd_sgemm, gemm.c). The gradient is summed per slice
+ * and then over the slices, so it differs from cd.c's one product over all
+ * rows in the last bits; the drawn units are the same. Only shapes up to
+ * SLICED_MAX_WEIGHTS weights take this path (see there).
  *
  * Shared machines. A minibatch of a small RBM takes ~0.1 ms; if a neighbour
  * process holds the core that one of our OpenMP threads needs, the region
