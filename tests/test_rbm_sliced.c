@@ -16,21 +16,25 @@
 #include "testing.h"
 
 /* Rows of several streams in one sweep = one kd_philox_fill per row, for row
- * widths whose total is not a multiple of the 8-block vector (tails), and a
- * start just below a 2^32 block boundary (carry into the counter's high word). */
+ * widths whose total is not a multiple of the 8-block vector (tails), widths
+ * below and above the 8 lanes of a vector (a vector spanning several rows),
+ * and starts just below a 2^32 block or stream boundary (carry into the
+ * counter's high word, where the vectorised counters of the fast path do not
+ * apply). */
 static void test_philox_rows(void)
 {
-    const size_t widths[4] = {1, 7, 16, 25};
-    const uint64_t starts[2] = {3, 0xFFFFFFFDULL};
+    const size_t widths[5] = {1, 3, 7, 16, 25};
+    const uint64_t starts[2] = {3, 0xFFFFFFFDULL}, streams[2] = {1000, 0x2FFFFFFFAULL};
     int ok = 1;
-    for (int a = 0; a < 4; a++)
-        for (int s = 0; s < 2; s++)
+    for (int a = 0; a < 5; a++)
+        for (int s = 0; s < 4; s++)
             for (size_t nrows = 1; nrows <= 13; nrows += 4) {
                 size_t nb = widths[a], nw = 4 * nb * nrows;
+                uint64_t st = streams[s / 2], b0 = starts[s % 2];
                 uint32_t *got = malloc(nw * sizeof *got), *want = malloc(nw * sizeof *want);
-                kd_philox_fill_rows(77, 1000, nrows, starts[s], nb, got);
+                kd_philox_fill_rows(77, st, nrows, b0, nb, got);
                 for (size_t r = 0; r < nrows; r++)
-                    kd_philox_fill_ref(77, 1000 + r, starts[s], nb, want + 4 * nb * r);
+                    kd_philox_fill_ref(77, st + r, b0, nb, want + 4 * nb * r);
                 ok &= memcmp(got, want, nw * sizeof *got) == 0;
                 free(got);
                 free(want);
@@ -66,10 +70,10 @@ static void test_rows_kernels(void)
     kd_test(ok, "multi-row mean/sampling kernels equal the one-row kernels bit for bit");
 }
 
-static kd_rbm *model(int nv, int nh)
+static kd_rbm *model(int nv, int nh, unsigned flags)
 {
     kd_rbm *r = NULL;
-    kd_rbm_new(&r, nv, nh, KD_UNITS_SPIN, KD_UNITS_BINARY, 0);
+    kd_rbm_new(&r, nv, nh, KD_UNITS_SPIN, KD_UNITS_BINARY, flags);
     kd_rbm_init_gaussian(r, 0.3, 4);
     kd_rng g;
     kd_rng_init(&g, 4, 1);
@@ -94,17 +98,24 @@ static void gradient(kd_cd_work *w, const kd_rbm *r, const float *v, size_t B, i
 }
 
 /* Shapes: B = 100 (2 slices of 50, the default batch), B = 101 (2 uneven
- * slices), B = 128 with k = 2 (4 slices, intermediate hidden samples). */
+ * slices), B = 128 with k = 2 (4 slices, intermediate hidden samples), and
+ * B = 100 without biases (their gradients must be zero, as in cd.c). The
+ * sliced path sums the gradient per slice and then over the slices, so
+ * these cases check it as well as the chains. */
 static void test_sliced_chains(void)
 {
     const struct {
         int nv, nh, k;
         size_t B;
-    } cases[3] = {{100, 64, 1, 100}, {37, 50, 1, 101}, {60, 20, 2, 128}};
-    for (int c = 0; c < 3; c++) {
+        unsigned flags;
+    } cases[4] = {{100, 64, 1, 100, 0},
+                  {37, 50, 1, 101, 0},
+                  {60, 20, 2, 128, 0},
+                  {30, 40, 1, 100, KD_RBM_NO_VISIBLE_BIAS | KD_RBM_NO_HIDDEN_BIAS}};
+    for (int c = 0; c < 4; c++) {
         int nv = cases[c].nv, nh = cases[c].nh, k = cases[c].k;
         size_t B = cases[c].B, np = (size_t)nv * (size_t)nh + (size_t)nv + (size_t)nh;
-        kd_rbm *r = model(nv, nh);
+        kd_rbm *r = model(nv, nh, cases[c].flags);
         float *v = malloc(B * (size_t)nv * sizeof *v);
         kd_rng g;
         kd_rng_init(&g, 8, (uint64_t)c);
@@ -124,13 +135,20 @@ static void test_sliced_chains(void)
          * outcome is fixed, and none flips. */
         int same_draws = memcmp(a.v + B * (size_t)nv, b.v + B * (size_t)nv,
                                 B * (size_t)nv * sizeof(float)) == 0;
-        /* Gradient: the two paths differ only in the rounding of the products
+        /* Gradient: the two paths differ only in rounding: of the products
          * (BLAS may sum a row differently for a 50-row and a 100-row call), ~1e-7
-         * relative per field; a gradient entry is a mean of B terms of size <= 1,
-         * so |Δ| <= 1e-5 leaves a margin of ~100 over the rounding. */
+         * relative per field, and of the gradient sums, which the sliced path
+         * forms per slice and then adds over the S slices (float sums of 2B
+         * terms of size <= 1/B: a few 1e-8 either way). |Δ| <= 1e-5 leaves a
+         * margin of ~100 over the rounding; a wrong row, slice or scale moves
+         * entries by ~1/B = 1e-2. */
         double worst = 0;
         for (size_t q = 0; q < np; q++)
             worst = fmax(worst, fabs((double)a.grad[q] - (double)b.grad[q]));
+        if (cases[c].flags) { /* disabled biases: exactly zero gradient */
+            for (size_t q = (size_t)nv * (size_t)nh; q < np; q++)
+                worst = b.grad[q] != 0.0f ? INFINITY : worst;
+        }
         kd_test(same_draws && worst <= 1e-5,
                 "%d-%d, B = %zu, CD-%d: sliced chains draw the same units as cd.c's loops, "
                 "gradient within %.2g of theirs",

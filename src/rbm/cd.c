@@ -25,7 +25,9 @@ kd_status kd_cd_work_init(kd_cd_work *w, const kd_rbm *rbm, size_t max_rows, siz
     w->h = malloc(tot * (size_t)rbm->nh * sizeof(float));
     w->hs = malloc(max_chains * (size_t)rbm->nh * sizeof(float));
     w->grad = malloc(rbm->nparams * sizeof(float));
-    if (!w->v || !w->h || !w->hs || !w->grad) {
+    w->nparts = kd_cd_sliced_partials(rbm, max_rows < max_chains ? max_rows : max_chains);
+    w->parts = w->nparts ? malloc(w->nparts * rbm->nparams * sizeof(float)) : NULL;
+    if (!w->v || !w->h || !w->hs || !w->grad || (w->nparts && !w->parts)) {
         kd_cd_work_free(w);
         KD_FAIL(KD_ERR_NOMEM,
                 "out of memory for minibatches of %zu rows and %zu chains (RBM %d-%d)", max_rows,
@@ -40,6 +42,7 @@ void kd_cd_work_free(kd_cd_work *w)
     free(w->h);
     free(w->hs);
     free(w->grad);
+    free(w->parts);
     memset(w, 0, sizeof *w);
 }
 
@@ -61,9 +64,8 @@ void kd_cd_gradient_part(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t C, s
     /* The sliced path scales by its own B: only for a whole minibatch, not for
      * a part of one (data-parallel training, B < B_all), which runs the loops
      * below. */
-    if (!persistent && C == B && B == B_all &&
-        kd_cd_chains_sliced(w, rbm, B, k, seed, stream0))
-        goto gradient; /* the same chains, run over slices of the batch */
+    if (!persistent && C == B && B == B_all && kd_cd_gradient_sliced(w, rbm, B, k, seed, stream0))
+        return; /* the same chains and gradient, run over slices of the batch */
 
     /* positive phase: h0 = (1/B) E[h | v0]; for CD also the chain's first h */
     kd_sgemm(CblasNoTrans, CblasNoTrans, b, nh, nv, 1.0f, v0, nv, W, nh, 0.0f, h0, nh);
@@ -108,30 +110,14 @@ void kd_cd_gradient_part(kd_cd_work *w, const kd_rbm *rbm, size_t B, size_t C, s
         }
     }
 
-gradient:; /* a label needs a statement before the declarations (C11) */
     /* gradient: G_W = [v0; vn]ᵀ [h0/B; -hn/C], one product over B + C rows */
     float *gw = w->grad, *ga = gw + snv * snh, *gb = ga + snv;
     kd_sgemm(CblasTrans, CblasNoTrans, nv, nh, b + c, 1.0f, w->v, nv, w->h, nh, 0.0f, gw, nh);
-    memset(ga, 0, snv * sizeof(float));
-    memset(gb, 0, snh * sizeof(float));
-    if (!(rbm->flags & KD_RBM_NO_VISIBLE_BIAS)) {
-        for (int r = 0; r < b; r++) {
-            const float *vr = v0 + (size_t)r * snv;
-            for (int i = 0; i < nv; i++)
-                ga[i] += vr[i];
-        }
-        for (int i = 0; i < nv; i++)
-            ga[i] *= inv_b;
-        for (int r = 0; r < c; r++) {
-            const float *vr = vn + (size_t)r * snv;
-            for (int i = 0; i < nv; i++)
-                ga[i] -= inv_c * vr[i];
-        }
-    }
-    if (!(rbm->flags & KD_RBM_NO_HIDDEN_BIAS))
-        for (int r = 0; r < b + c; r++) {
-            const float *hr = w->h + (size_t)r * snh;
-            for (int j = 0; j < nh; j++)
-                gb[j] += hr[j];
-        }
+    /* bias gradients: (1/B) Σ v0 - (1/C) Σ vn and Σ of the scaled h rows */
+    kd_rows_bias_sums(nv, B, v0, inv_b, C, vn, -inv_c, ga);
+    kd_rows_bias_sums(nh, B, h0, 1.0f, C, hn, 1.0f, gb);
+    if (rbm->flags & KD_RBM_NO_VISIBLE_BIAS)
+        memset(ga, 0, snv * sizeof(float));
+    if (rbm->flags & KD_RBM_NO_HIDDEN_BIAS)
+        memset(gb, 0, snh * sizeof(float));
 }

@@ -15,6 +15,8 @@ typedef struct {
     float *h;    /* (max_rows + max_chains) × nh: scaled hidden means */
     float *hs;   /* max_chains × nh: hidden samples */
     float *grad; /* nparams, laid out like kd_rbm_params */
+    size_t nparts; /* gradient buffers of the sliced path (cd_sliced.c) */
+    float *parts;  /* nparts × nparams: slices 1 .. nparts (slice 0 writes grad) */
 } kd_cd_work;
 
 kd_status kd_cd_work_init(kd_cd_work *w, const kd_rbm *rbm, size_t max_rows, size_t max_chains);

@@ -56,27 +56,14 @@ void kd_philox_fill_ref(uint64_t seed, uint64_t stream, uint64_t block, size_t n
 /* Eight counters per vector; G vectors at once, so that G independent
  * dependency chains (multiply → blend → xor, ~7 cycles per round) overlap.
  * _mm256_mul_epu32 multiplies the even 32-bit lanes into 64-bit products; the
- * odd lanes are shifted down first. Lane l of vector v computes block
- * ctr[8v+l] of stream str[8v+l]; its four words go to out[32v+4l ..]. */
-#define PHILOX_AVX2_GROUP(G)                                                                       \
-    __attribute__((target("avx2"))) static void philox_avx2_##G(                                   \
-        uint64_t seed, const uint64_t *ctr, const uint64_t *str, uint32_t *out)                    \
+ * odd lanes are shifted down first. Lane l of vector v holds the counter
+ * words c0..c3 (block low, block high, stream low, stream high) of one
+ * block; its four output words go to out[32v+4l ..]. */
+#define PHILOX_AVX2_CORE(G)                                                                        \
+    __attribute__((target("avx2"), always_inline)) static inline void philox_core_##G(             \
+        uint64_t seed, __m256i *c0, __m256i *c1, __m256i *c2, __m256i *c3, uint32_t *out)         \
     {                                                                                              \
         const __m256i m0 = _mm256_set1_epi64x(PHILOX_M0), m1 = _mm256_set1_epi64x(PHILOX_M1);      \
-        __m256i c0[G], c1[G], c2[G], c3[G];                                                        \
-        for (int v = 0; v < G; v++) {                                                              \
-            uint32_t lo[8], hi[8], slo[8], shi[8];                                                 \
-            for (int l = 0; l < 8; l++) {                                                          \
-                lo[l] = (uint32_t)ctr[8 * v + l];                                                  \
-                hi[l] = (uint32_t)(ctr[8 * v + l] >> 32);                                          \
-                slo[l] = (uint32_t)str[8 * v + l];                                                 \
-                shi[l] = (uint32_t)(str[8 * v + l] >> 32);                                         \
-            }                                                                                      \
-            c0[v] = _mm256_loadu_si256((const __m256i *)lo);                                       \
-            c1[v] = _mm256_loadu_si256((const __m256i *)hi);                                       \
-            c2[v] = _mm256_loadu_si256((const __m256i *)slo);                                      \
-            c3[v] = _mm256_loadu_si256((const __m256i *)shi);                                      \
-        }                                                                                          \
         uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);                                 \
         for (int r = 0; r < 10; r++) {                                                             \
             __m256i key0 = _mm256_set1_epi32((int)k0), key1 = _mm256_set1_epi32((int)k1);          \
@@ -113,8 +100,82 @@ void kd_philox_fill_ref(uint64_t seed, uint64_t stream, uint64_t block, size_t n
         }                                                                                          \
     }
 
-PHILOX_AVX2_GROUP(1)
-PHILOX_AVX2_GROUP(4)
+PHILOX_AVX2_CORE(1)
+PHILOX_AVX2_CORE(4)
+
+/* Blocks from counter arrays: lane l of vector v is block ctr[8v+l] of
+ * stream str[8v+l]. */
+__attribute__((target("avx2"))) static void philox_avx2(int G, uint64_t seed, const uint64_t *ctr,
+                                                        const uint64_t *str, uint32_t *out)
+{
+    __m256i c0[4], c1[4], c2[4], c3[4];
+    for (int v = 0; v < G; v++) {
+        uint32_t lo[8], hi[8], slo[8], shi[8];
+        for (int l = 0; l < 8; l++) {
+            lo[l] = (uint32_t)ctr[8 * v + l];
+            hi[l] = (uint32_t)(ctr[8 * v + l] >> 32);
+            slo[l] = (uint32_t)str[8 * v + l];
+            shi[l] = (uint32_t)(str[8 * v + l] >> 32);
+        }
+        c0[v] = _mm256_loadu_si256((const __m256i *)lo);
+        c1[v] = _mm256_loadu_si256((const __m256i *)hi);
+        c2[v] = _mm256_loadu_si256((const __m256i *)slo);
+        c3[v] = _mm256_loadu_si256((const __m256i *)shi);
+    }
+    if (G == 4)
+        philox_core_4(seed, c0, c1, c2, c3, out);
+    else
+        philox_core_1(seed, c0, c1, c2, c3, out);
+}
+
+/* The sequence of philox_fill_avx2 (below) from element 0 while no counter
+ * word carries into its high half: blocks block0 .. block0+nb-1 share their
+ * high word, and so do the streams. The counters are then built in the
+ * vector registers (block offset t and row s per lane, stepped by 8 with
+ * wrap-around at nb), with no round trip through memory. Returns the number
+ * of blocks done, a multiple of 8. */
+__attribute__((target("avx2"))) static size_t philox_fill_avx2_fast(uint64_t seed,
+                                                                    uint64_t stream0,
+                                                                    uint64_t block0, uint32_t nb,
+                                                                    size_t n, uint32_t *out)
+{
+    uint32_t t0[8], s0[8];
+    for (uint32_t l = 0; l < 8; l++) {
+        t0[l] = l % nb;
+        s0[l] = l / nb;
+    }
+    __m256i t = _mm256_loadu_si256((const __m256i *)t0), s = _mm256_loadu_si256((const __m256i *)s0);
+    const __m256i blo = _mm256_set1_epi32((int)(uint32_t)block0),
+                  bhi = _mm256_set1_epi32((int)(uint32_t)(block0 >> 32)),
+                  slo = _mm256_set1_epi32((int)(uint32_t)stream0),
+                  shi = _mm256_set1_epi32((int)(uint32_t)(stream0 >> 32)),
+                  vnb = _mm256_set1_epi32((int)nb), last = _mm256_set1_epi32((int)nb - 1),
+                  eight = _mm256_set1_epi32(8);
+    const uint32_t wraps = (8 + nb - 1) / nb; /* subtractions of nb after a step of 8 */
+    __m256i c0[4], c1[4], c2[4], c3[4];
+    size_t g = 0;
+    while (n - g >= 8) {
+        int G = n - g >= 32 ? 4 : 1;
+        for (int v = 0; v < G; v++) {
+            c0[v] = _mm256_add_epi32(blo, t);
+            c1[v] = bhi;
+            c2[v] = _mm256_add_epi32(slo, s);
+            c3[v] = shi;
+            t = _mm256_add_epi32(t, eight);
+            for (uint32_t w = 0; w < wraps; w++) {
+                __m256i over = _mm256_cmpgt_epi32(t, last); /* all ones where t >= nb */
+                t = _mm256_sub_epi32(t, _mm256_and_si256(over, vnb));
+                s = _mm256_sub_epi32(s, over);
+            }
+        }
+        if (G == 4)
+            philox_core_4(seed, c0, c1, c2, c3, out + 4 * g);
+        else
+            philox_core_1(seed, c0, c1, c2, c3, out + 4 * g);
+        g += 8 * (size_t)G;
+    }
+    return g;
+}
 
 /* Blocks g = 0 .. n-1 of a sequence that runs through blocks block0 ..
  * block0+nb-1 of stream stream0, then the same blocks of stream0+1, ...:
@@ -124,9 +185,18 @@ PHILOX_AVX2_GROUP(4)
 static void philox_fill_avx2(uint64_t seed, uint64_t stream0, uint64_t block0, uint64_t nb,
                              size_t n, uint32_t *out)
 {
-    uint64_t ctr[32], str[32];
     uint64_t t = 0, s = stream0; /* the block of sequence element g */
-    for (size_t g = 0; g < n;) {
+    size_t g = 0;
+    uint64_t rows = (n + nb - 1) / nb;
+    if (nb < ((uint64_t)1 << 30) && rows < ((uint64_t)1 << 30) &&
+        (block0 >> 32) == ((block0 + nb - 1) >> 32) &&
+        (stream0 >> 32) == ((stream0 + rows - 1) >> 32)) {
+        g = philox_fill_avx2_fast(seed, stream0, block0, (uint32_t)nb, n, out);
+        t = g % nb;
+        s = stream0 + g / nb;
+    }
+    uint64_t ctr[32], str[32];
+    while (g < n) {
         size_t m = n - g >= 32 ? 32 : 8;
         for (size_t l = 0; l < m; l++) {
             ctr[l] = block0 + t;
@@ -137,14 +207,14 @@ static void philox_fill_avx2(uint64_t seed, uint64_t stream0, uint64_t block0, u
             }
         }
         if (m == 32) {
-            philox_avx2_4(seed, ctr, str, out + 4 * g);
+            philox_avx2(4, seed, ctr, str, out + 4 * g);
             g += 32;
         } else if (n - g >= 8) {
-            philox_avx2_1(seed, ctr, str, out + 4 * g);
+            philox_avx2(1, seed, ctr, str, out + 4 * g);
             g += 8;
         } else {
             uint32_t tmp[32];
-            philox_avx2_1(seed, ctr, str, tmp);
+            philox_avx2(1, seed, ctr, str, tmp);
             memcpy(out + 4 * g, tmp, 4 * (n - g) * sizeof(uint32_t));
             g = n;
         }
@@ -331,4 +401,35 @@ void kd_row_sample(kd_units u, int n, const float *act, const float *bias, uint6
                    uint64_t stream, uint64_t block, float *out)
 {
     kd_row_mean_sample(u, n, act, bias, 1.0f, seed, stream, block, NULL, out);
+}
+
+/* ---- sums for the gradient -------------------------------------------------- */
+
+KD_CLONES void kd_rows_bias_sums(int n, size_t n0, const float *x0, float a, size_t n1,
+                                 const float *x1, float b, float *out)
+{
+    for (int j = 0; j < n; j++)
+        out[j] = 0.0f;
+    for (size_t r = 0; r < n0; r++) {
+        const float *x = x0 + r * (size_t)n;
+#pragma omp simd
+        for (int j = 0; j < n; j++)
+            out[j] += x[j];
+    }
+#pragma omp simd
+    for (int j = 0; j < n; j++)
+        out[j] *= a;
+    for (size_t r = 0; r < n1; r++) {
+        const float *x = x1 + r * (size_t)n;
+#pragma omp simd
+        for (int j = 0; j < n; j++)
+            out[j] += b * x[j];
+    }
+}
+
+KD_CLONES void kd_add_to(size_t n, const float *x, float *y)
+{
+#pragma omp simd
+    for (size_t k = 0; k < n; k++)
+        y[k] += x[k];
 }

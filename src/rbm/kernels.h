@@ -57,4 +57,12 @@ void kd_rows_sample_words(kd_units u, size_t nrows, int n, const float *act, con
                           float scale, const uint32_t *rnd, size_t rstride, float *mean_out,
                           float *sample_out);
 
+/* Bias-gradient sums over the rows of two contiguous layers of n units, n0
+ * rows x0 and n1 rows x1: out[j] = (Σ_r x0[r][j])·a + Σ_r b·x1[r][j], summed
+ * in row order. */
+void kd_rows_bias_sums(int n, size_t n0, const float *x0, float a, size_t n1, const float *x1,
+                       float b, float *out);
+/* y[k] += x[k] for k < n. */
+void kd_add_to(size_t n, const float *x, float *y);
+
 #endif
