@@ -384,16 +384,21 @@ static void test_bad_input(void)
  * ±1 configurations: both sum the same small integers exactly. */
 static void test_real_valued_observables(void)
 {
+    /* kd_ising_correlation sums rows as dot products, the real version walks
+     * the definition: odd and even L, both boundaries, both kinds */
     const kd_lattice lats[] = {{KD_LATTICE_SQUARE, 7, KD_BOUNDARY_PERIODIC, 1.3, 0.2},
                                {KD_LATTICE_SQUARE, 6, KD_BOUNDARY_OPEN, -0.5, 0.0},
-                               {KD_LATTICE_CHAIN, 9, KD_BOUNDARY_PERIODIC, 1.0, -1.0}};
+                               {KD_LATTICE_CHAIN, 9, KD_BOUNDARY_PERIODIC, 1.0, -1.0},
+                               {KD_LATTICE_CHAIN, 10, KD_BOUNDARY_OPEN, 1.0, 0.0},
+                               {KD_LATTICE_SQUARE, 33, KD_BOUNDARY_PERIODIC, 1.0, 0.0},
+                               {KD_LATTICE_SQUARE, 40, KD_BOUNDARY_OPEN, 1.0, 0.0}};
     kd_rng r;
     kd_rng_init(&r, 11, 0);
     int same = 1;
-    for (int li = 0; li < 3; li++) {
-        int8_t s[64];
-        float v[64];
-        double G[8], Gr[8];
+    for (int li = 0; li < 6; li++) {
+        int8_t s[1600];
+        float v[1600];
+        double G[21], Gr[21];
         size_t n = kd_lattice_size(&lats[li]);
         for (size_t i = 0; i < n; i++)
             v[i] = s[i] = kd_rng_spin(&r);
