@@ -41,6 +41,15 @@ run() {
   if "${MR[@]}" -np "$np" "$K" "$@" >"$T/out" 2>"$T/err"; then ok
   else bad "$name: exit $?"; sed 's/^/  | /' "$T/err" | head -5; fi
 }
+# mismatch_resume NAME OUT PHRASE ARGS...: resuming OUT's checkpoint on 2
+# processes with another --seed fails on every process the same way: one
+# message (PHRASE) from rank 0, exit 1, no job abort, the checkpoint kept
+mismatch_resume() {
+  local name=$1 out=$2 phrase=$3 st; shift 3
+  "${MR[@]}" -np 2 "$K" "$@" --seed 99 --resume -o "$out" >"$T/out" 2>"$T/err"; st=$?
+  if [ $st = 1 ] && grep -q -- "$phrase" "$T/err" && ! grep -q "aborting the job" "$T/err" && [ -e "$out.ckpt" ] && [ ! -e "$out" ]
+  then ok; else bad "$name: resume with another seed on 2 processes: status $st"; sed 's/^/  | /' "$T/err" | head -6; fi
+}
 # term_mpirun OUT P ARGS...: `mpirun -np P kadanoff ARGS... -o OUT` (output in
 # $T/out, $T/err), its processes sent SIGTERM a delay after they started, as
 # Slurm does at a time limit (a SIGTERM to Open MPI's mpirun is passed on, but
@@ -203,6 +212,7 @@ done
 FI=(flow --rbm "$T/fr.h5" --steps 6000 --chains 150 --keep-every 1000 --seed 4 --threads 1 -q)
 "$K" "${FI[@]}" -o "$T/fi.h5" || bad "flow: uninterrupted run"
 if term_mpirun "$T/fi2.h5" 2 "${FI[@]}" && grep -q "steps are done and saved" "$T/err"; then ok
+  mismatch_resume "flow" "$T/fi2.h5" "flow resume:" "${FI[@]}"
   run "flow: -np 2 checkpoint resumed on 1" 1 "${FI[@]}" --resume -o "$T/fi2.h5"
   same "flow interrupted at P = 2, resumed at P = 1" "$T/fi.h5" "$T/fi2.h5" "${FL_ARR[@]}" spins
 else bad "flow -np 2 interrupted: $(ls "$T"/fi2.h5* 2>&1)"; sed 's/^/  | /' "$T/err" | head -5; fi
@@ -227,27 +237,29 @@ for P in 1 2 3; do
 done
 run "train-thermometer fast -np 1" 1 "${TH[@]}" -q -o "$T/tf1.h5"
 same "train-thermometer fast -np 1 vs serial" "$T/t.h5" "$T/tf1.h5" "${TH_ARR[@]}"
-# fast on 2 processes: the parts' gradients are added in another order. Bound:
-# 3 epochs of 8 minibatches (360 training rows) = 24 Adam steps; a gradient
-# entry is a mean of 50 terms of size <= 1 rounded with relative error <~
-# 50·2^-24 = 3e-6, and an Adam step moves a weight by <= lr = 0.01 in the
-# direction m/sqrt(v), which that rounding changes by <~ 3e-6 relative: |dW| <~
-# 24·0.01·3e-6 ~ 1e-8 from the sums, amplified by the network's dependence on
-# its own weights over 24 steps; allow 1e-5 (measured below 1e-7), far below
-# a missing or doubled part (dW ~ lr = 0.01 per step).
-run "train-thermometer fast -np 2" 2 "${TH[@]}" -q -o "$T/tf2.h5"
+# fast on 2 processes: the parts' gradients are added in another order. With
+# momentum SGD (not Adam, whose step m/sqrt(v) can turn the rounding of a
+# near-zero gradient entry into a step of order lr): 3 epochs of 8 minibatches
+# = 24 updates; a gradient entry is a mean of 50 terms of size <= 1 rounded with
+# relative error <~ 50·2^-24 = 3e-6; momentum 0.9 makes a step at most 10 times
+# lr = 0.05 times the gradient, so the sums move a weight by <~ 1.5e-6 per
+# update, 24 updates: 4e-5; allow 1e-4. A missing or doubled part changes the
+# gradient by O(1) relative, a weight by ~lr = 0.05 per update.
+TM=(train-thermometer "$T/d.h5" --hidden 16 --epochs 3 --batch 50 --seed 2 --threads 1 --augment-flip -q)
+"$K" "${TM[@]}" -o "$T/tm.h5" || bad "serial train-thermometer, momentum"
+run "train-thermometer fast -np 2" 2 "${TM[@]}" -o "$T/tf2.h5"
 if /usr/bin/python3 -c "import numpy" 2>/dev/null; then
   rm -rf "$T/xa" "$T/xb"
-  "$K" export "$T/t.h5" --npy "$T/xa" -q 2>/dev/null; "$K" export "$T/tf2.h5" --npy "$T/xb" -q 2>/dev/null
+  "$K" export "$T/tm.h5" --npy "$T/xa" -q 2>/dev/null; "$K" export "$T/tf2.h5" --npy "$T/xb" -q 2>/dev/null
   if /usr/bin/python3 - "$T/xa" "$T/xb" <<'EOF'
 import sys, numpy as np
 a, b = sys.argv[1], sys.argv[2]
 worst = max(float(np.abs(np.load(f"{a}/{x}.npy").astype(np.float64) - np.load(f"{b}/{x}.npy")).max())
             for x in ("layer1.weights", "layer1.bias", "layer2.weights", "layer2.bias"))
 print(f"train-thermometer fast -np 2: max |difference| from one process {worst:.3g}")
-sys.exit(0 if worst < 1e-5 else 1)
+sys.exit(0 if worst < 1e-4 else 1)
 EOF
-  then ok; else bad "train-thermometer fast -np 2 differs from one process by more than 1e-5"; fi
+  then ok; else bad "train-thermometer fast -np 2 differs from one process by more than 1e-4"; fi
 fi
 # interrupted on 2 processes (SIGTERM to mpirun while they run, term_mpirun):
 # rank 0 writes the checkpoint; resumed on 3 processes it is the uninterrupted run
@@ -255,6 +267,7 @@ TI=(train-thermometer "$T/d.h5" --hidden 16 --epochs 6000 --val 0 --batch 50 --s
     --reduction deterministic)
 "$K" "${TI[@]}" -o "$T/ti.h5" || bad "train-thermometer: uninterrupted run"
 if term_mpirun "$T/ti2.h5" 2 "${TI[@]}" && grep -q "epochs are done and saved" "$T/err"; then ok
+  mismatch_resume "train-thermometer" "$T/ti2.h5" "another seed" "${TI[@]}"
   run "train-thermometer: -np 2 checkpoint resumed on 3" 3 "${TI[@]}" --resume -o "$T/ti2.h5"
   same "train-thermometer interrupted at P = 2, resumed at P = 3" "$T/ti.h5" "$T/ti2.h5" "${TH_ARR[@]}"
 else bad "train-thermometer -np 2 interrupted: $(ls "$T"/ti2.h5* 2>&1)"; sed 's/^/  | /' "$T/err" | head -5; fi

@@ -346,8 +346,12 @@ kd_status kd_flow_run(const kd_rbm *rbm, const kd_lattice *lat, const int8_t *st
         goto done;
     }
     if (opt->resume) {
-        if ((st = check_resume(opt->resume, f)) != KD_OK)
+        /* every process reads the same checkpoint and fails the same check:
+         * pass the failure through the split, which agrees it (one message) */
+        if ((st = check_resume(opt->resume, f)) != KD_OK) {
+            st = share(sp, st, rec, (2 + (size_t)f->nr) * sizeof(double), first);
             goto done;
+        }
         copy_partial(f, opt->resume, rank, c0, nl, v);
         first_step = opt->resume->steps_done + 1;
     } else {

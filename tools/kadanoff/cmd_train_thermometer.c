@@ -413,9 +413,14 @@ agree:
             rc = mpicli_rank() == 0
                      ? save_checkpoint(cmd, th, input, fingerprint, ckpath, had_checkpoint)
                      : cli_interrupt_status();
-        else if (had_checkpoint && st == KD_ERR_INVALID)
+        else if (had_checkpoint && st == KD_ERR_INVALID) {
             cli_fail(cmd, "checkpoint '%s': %s (resume with the options of the interrupted "
                      "run, or delete it)", ckpath, kd_last_error());
+            /* the checkpoint's checks run before any exchange, on the same file and
+             * options in every process, so all fail here: agree (one message, exit
+             * 1) instead of each process aborting the job */
+            rc = mpicli_agree(cmd, rc);
+        }
         else if (st == KD_ERR_NUMERIC)
             cli_fail(cmd, "%s", kd_last_error());
         else
