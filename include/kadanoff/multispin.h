@@ -52,9 +52,11 @@
  * only). Selected at run time; all produce identical bits. Storage is padded
  * to a multiple of four groups, which the AVX2 kernels also update (with
  * streams stream + g of the padding groups): 64 replicas cost as much as 256
- * there. Threads take whole blocks of four groups when there are enough (no
- * synchronisation; each block's spin words are contiguous, so threads never
- * write to one cache line), else split the rows of each half-sweep.
+ * there. Threads take whole units when there are enough (no synchronisation),
+ * else split the rows of each half-sweep. A unit is a block of four groups for
+ * the AVX2 kernels, whose spin words are contiguous, so threads never write to
+ * one cache line; the portable kernel's unit is one group, and its threads
+ * share a block's lines.
  */
 #ifndef KADANOFF_MULTISPIN_H
 #define KADANOFF_MULTISPIN_H
