@@ -162,6 +162,17 @@ int cli_interrupt_exit(const char *cmd)
     return cli_interrupt_status();
 }
 
+int cli_interrupt_nothing_saved(const char *cmd, const char *unit, int had_checkpoint)
+{
+    cli_progress_end();
+    fprintf(stderr, "kadanoff %s: interrupted by %s before %s was complete; %s\n", cmd,
+            cli_interrupt_name(), unit,
+            had_checkpoint ? "the checkpoint is unchanged" : "nothing written");
+    if (had_checkpoint)
+        fprintf(stderr, "Continue with the same command and --resume.\n");
+    return cli_interrupt_status();
+}
+
 uint64_t cli_hash(uint64_t h, const void *data, size_t n)
 {
     const unsigned char *b = data;

@@ -83,6 +83,10 @@ const char *cli_interrupt_name(void);
 int cli_interrupt_status(void);
 /* Report the interruption; returns 130 (SIGINT) or 143 (SIGTERM). */
 int cli_interrupt_exit(const char *cmd);
+/* Report an interruption that came before the first `unit` ("a flow step")
+ * was complete, so nothing new is saved: the previous checkpoint (if
+ * had_checkpoint) is unchanged. Returns 130 or 143. */
+int cli_interrupt_nothing_saved(const char *cmd, const char *unit, int had_checkpoint);
 
 /* FNV-1a hash of n bytes, continuing from h (start with CLI_HASH_INIT): a
  * fingerprint of the inputs a checkpoint was made from. */

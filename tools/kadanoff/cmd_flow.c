@@ -139,13 +139,8 @@ static int save_checkpoint(const char *cmd, kd_flow *part, const char *fingerpri
     const char *sig = cli_interrupt_name();
     int code = cli_interrupt_status();
     cli_progress_end();
-    if (!part) {
-        fprintf(stderr, "kadanoff %s: interrupted by %s before a flow step was complete; %s\n",
-                cmd, sig, had_checkpoint ? "the checkpoint is unchanged" : "nothing written");
-        if (had_checkpoint)
-            fprintf(stderr, "Continue with the same command and --resume.\n");
-        return code;
-    }
+    if (!part)
+        return cli_interrupt_nothing_saved(cmd, "a flow step", had_checkpoint);
     snprintf(part->command, sizeof part->command, "%s", fingerprint);
     kd_status st = kd_flow_write(ckpath, part);
     if (st != KD_OK) {

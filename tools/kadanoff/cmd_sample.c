@@ -123,13 +123,8 @@ static int save_checkpoint(const char *cmd, const kd_sample_params *p, const kd_
     const char *sig = cli_interrupt_name();
     int code = cli_interrupt_status();
     cli_progress_end();
-    if (!part) {
-        fprintf(stderr, "kadanoff %s: interrupted by %s before another temperature was complete; "
-                "%s\n", cmd, sig, ck ? "the checkpoint is unchanged" : "nothing written");
-        if (ck)
-            fprintf(stderr, "Continue with the same command and --resume.\n");
-        return code;
-    }
+    if (!part)
+        return cli_interrupt_nothing_saved(cmd, "another temperature", ck != NULL);
     kd_dataset *m;
     kd_status st = sample_merge(ck, part, all, nall, p->samples, &m);
     if (st == KD_OK) {

@@ -110,13 +110,8 @@ static int save_checkpoint(const char *cmd, kd_thermometer *th, const char *inpu
     kd_thermometer_info in;
     if (th)
         kd_thermometer_describe(th, &in);
-    if (!th || !in.interrupted) {
-        fprintf(stderr, "kadanoff %s: interrupted by %s before an epoch was complete; %s\n", cmd,
-                sig, had_checkpoint ? "the checkpoint is unchanged" : "nothing written");
-        if (had_checkpoint)
-            fprintf(stderr, "Continue with the same command and --resume.\n");
-        return code;
-    }
+    if (!th || !in.interrupted)
+        return cli_interrupt_nothing_saved(cmd, "an epoch", had_checkpoint);
     kd_thermometer_set_provenance(th, input, fingerprint);
     kd_status st = kd_thermometer_write(ckpath, th);
     if (st != KD_OK) {
