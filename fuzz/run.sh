@@ -40,13 +40,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # A normal execution takes 5-200 ms even on a loaded machine; 10 s is a hang.
 FUZZ_FLAGS=(-timeout=10 -rss_limit_mb=2048)
 
-# First stack frame of a replayed finding that is neither the sanitizer,
-# libFuzzer, libc nor the fuzz harness's abort path.
-first_frame() {
-    grep -E '^ *#[0-9]+ 0x' "$1" |
-        grep -vE '__sanitizer|__asan|__interceptor|__lsan|__ubsan|fuzzer::|libc\.so|sysdeps/|libclang_rt|in __(mem|str)[a-z_0-9]* |(in (abort|raise|memmove|memcpy|memset|malloc|calloc|realloc|free|strlen) )' |
-        head -1
-}
+# shellcheck source=fuzz/triage.sh
+. "$SRC/fuzz/triage.sh"
 
 summary=$B/fuzz-summary.txt
 : > "$summary"
@@ -77,21 +72,12 @@ for t in "${targets[@]}"; do
         [ -e "$a" ] || continue
         replay=$a.replay.txt
         "$exe" "${FUZZ_FLAGS[@]}" "$a" > "$replay" 2>&1
-        kind=$(grep -m1 -oE 'ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer): [A-Za-z-]+|fuzz oracle failed|runtime error' "$replay")
-        frame=$(first_frame "$replay")
-        if [ -z "$kind" ] && grep -qE '^Executed .* in [0-9]+ ms$' "$replay"; then
-            # A timeout that does not recur when replayed alone: a slow input
-            # on a loaded machine (reported, not a failure).
-            ms=$(sed -nE 's/^Executed .* in ([0-9]+) ms$/\1/p' "$replay")
-            findings+="not reproduced on replay: $(basename "$a") (${ms:-?} ms); "
-        elif grep -q 'fuzz oracle failed' "$replay" || ! grep -q libhdf5 <<<"$frame"; then
-            where=$(sed -E 's/^ *#[0-9]+ 0x[0-9a-f]+ *//; s/ \(BuildId.*//' <<<"$frame")
-            findings+="KADANOFF: ${kind:-?} $(basename "$a") at ${where:-?}; "
-            status=1
-        else
-            where=$(sed -E 's/^ *#[0-9]+ 0x[0-9a-f]+ *//; s/ \(BuildId.*//' <<<"$frame")
-            findings+="libhdf5 defect: ${kind:-?} $(basename "$a") at $where; "
-        fi
+        IFS=$'\t' read -r verdict kind where < <(fuzz_triage "$replay")
+        case $verdict in
+            slow) findings+="not reproduced on replay: $(basename "$a") ($where); " ;;
+            libhdf5) findings+="libhdf5 defect: $kind $(basename "$a") at $where; " ;;
+            *) findings+="KADANOFF: $kind $(basename "$a") at $where; "; status=1 ;;
+        esac
     done
     printf '%-12s %10s %7s %7s  %s\n' "$t" "${execs:-?}" "${rate:-?}" "$corpus" "${findings:-none}" | tee -a "$summary"
 done
