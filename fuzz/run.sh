@@ -71,7 +71,14 @@ for t in "${targets[@]}"; do
     for a in "$B/fuzz-artifacts/$t"-*; do
         [ -e "$a" ] || continue
         replay=$a.replay.txt
-        "$exe" "${FUZZ_FLAGS[@]}" "$a" > "$replay" 2>&1
+        # An out-of-memory finding is usually RSS over the limit, whose report
+        # lists live allocations rather than the culprit: replay it with a
+        # per-allocation limit far below that (no input of the seed corpus
+        # needs 256 MB), so that the largest allocation is reported with its
+        # stack.
+        extra=()
+        case $a in *-oom-*) extra=(-malloc_limit_mb=256) ;; esac
+        "$exe" "${FUZZ_FLAGS[@]}" "${extra[@]}" "$a" > "$replay" 2>&1
         IFS=$'\t' read -r verdict kind where < <(fuzz_triage "$replay")
         case $verdict in
             slow) findings+="not reproduced on replay: $(basename "$a") ($where); " ;;

@@ -18,10 +18,12 @@
 # fuzz binary itself ("in strdup (.../fuzz_flow+0x...)" when libhdf5 copies an
 # unterminated name out of a damaged file): they are skipped like libc, so the
 # frame that called them decides. kadanoff defines no function whose name
-# starts with str or mem.
+# starts with str or mem. libFuzzer's own driver (its main, its C++ operator
+# new: kadanoff has no C++) is runtime too: an out-of-memory report lists the
+# live allocations, the fuzzer's input buffers among them.
 fuzz_first_frame() {
     grep -E '^ *#[0-9]+ 0x' "$1" |
-        grep -vE '__sanitizer|__asan|__interceptor|__lsan|__ubsan|fuzzer::|libc\.so|sysdeps/|libclang_rt|in _*(mem|str)[a-z_0-9]* |(in (abort|raise|malloc|calloc|realloc|free) )' |
+        grep -vE '__sanitizer|__asan|__interceptor|__lsan|__ubsan|fuzzer::|libc\.so|libstdc\+\+\.so|sysdeps/|libclang_rt| in main \(|in _*(mem|str)[a-z_0-9]* |(in (abort|raise|malloc|calloc|realloc|free) )' |
         head -1
 }
 

@@ -3,10 +3,11 @@
 # libhdf5's (listed, CI passes). Checked here on stacks in the form ASan and
 # libFuzzer print them (frames shortened to the fields the triage reads), so
 # that a misclassification is caught by `make test`, not by a red CI run.
-# The first two stacks are cut from real replays of CI campaigns; the strdup
-# one is the shape of the CI finding that a previous triage blamed on
-# kadanoff: ASan's strdup interceptor (in the fuzz binary) called by libhdf5's
-# H5MM_xstrdup on an unterminated attribute name.
+# Stacks marked "real" are cut from replays of actual campaigns. The strdup
+# case stands for a CI finding that the previous rule blamed on kadanoff: its
+# summary named only the first frame, ASan's strdup interceptor in the fuzz
+# binary; no kadanoff code calls strdup, and libhdf5 duplicates names it
+# decodes from the file (H5MM_xstrdup), so the caller was libhdf5's.
 K=${1:-}
 SRC=${KADANOFF_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 . "$SRC/tests/lib_cli.sh"
@@ -77,6 +78,47 @@ EOF2
 verdict "timeout not reproduced" slow '^35 ms$' <<EOF2
 Running: /ci/build-fuzz/fuzz-artifacts/flow-timeout-2884
 Executed /ci/build-fuzz/fuzz-artifacts/flow-timeout-2884 in 35 ms
+EOF2
+
+# An RSS out-of-memory report (real, shortened): the live allocations, the
+# largest being libFuzzer's own input buffer (its main, C++ operator new), then
+# libhdf5's.
+verdict "RSS out-of-memory (real)" libhdf5 'libhdf5' <<EOF2
+==29544== ERROR: libFuzzer: out-of-memory (used: 2125Mb; limit: 2048Mb)
+Live Heap Allocations: 25159903 bytes in 3173 chunks; showing top 95% (at most 8 unique contexts)
+24121114 byte(s) (95%) in 9 allocation(s)
+    #0 0x55afc172541e in malloc ($BIN+0x10f41e) (BuildId: 03d4)
+    #1 0x7f6baa6a958b in operator new(unsigned long) (/lib/x86_64-linux-gnu/libstdc++.so.6+0xa958b) (BuildId: 289e)
+    #2 0x55afc16a2692 in main ($BIN+0x8c692) (BuildId: 03d4)
+    #3 0x7f6ba7445249 in __libc_start_call_main csu/../sysdeps/nptl/libc_start_call_main.h:58:16
+
+747964 byte(s) (2%) in 1807 allocation(s)
+    #0 0x55afc172541e in malloc ($BIN+0x10f41e) (BuildId: 03d4)
+    #1 0x7f6ba7d233e4  ($H5+0x1233e4) (BuildId: e923)
+EOF2
+
+# The same input replayed with -malloc_limit_mb=256 (as run.sh does for OOM
+# findings; real, shortened): libhdf5 allocates 1.9 GB for a damaged
+# variable-length string.
+verdict "large allocation in libhdf5 (real)" libhdf5 'H5FL_blk_malloc|libhdf5' <<EOF2
+==32330== ERROR: libFuzzer: out-of-memory (malloc(1936748552))
+    #0 0x5577a8388501 in __sanitizer_print_stack_trace ($BIN+0x119501) (BuildId: 03d4)
+    #1 0x5577a82fae58 in fuzzer::PrintStackTrace() ($BIN+0x8be58) (BuildId: 03d4)
+    #2 0x5577a82df965 in fuzzer::Fuzzer::HandleMalloc(unsigned long) ($BIN+0x70965) (BuildId: 03d4)
+    #4 0x5577a838f987 in __sanitizer::RunMallocHooks(void const*, unsigned long) ($BIN+0x120987) (BuildId: 03d4)
+    #6 0x5577a82fd9c3 in __asan::asan_malloc(unsigned long, __sanitizer::BufferedStackTrace*) ($BIN+0x8e9c3) (BuildId: 03d4)
+    #7 0x5577a837e47d in malloc ($BIN+0x10f47d) (BuildId: 03d4)
+    #8 0x7fb84c7233e4  ($H5+0x1233e4) (BuildId: e923)
+    #9 0x7fb84c723af1 in H5FL_blk_malloc ($H5+0x123af1) (BuildId: e923)
+    #13 0x7fb84c658cf5 in H5Aread ($H5+0x58cf5) (BuildId: e923)
+    #14 0x5577a83d0639 in read_string /ci/src/io/h5.c:1142:13
+EOF2
+
+verdict "large allocation of ours" kadanoff 'kd_flow_read' <<EOF2
+==32330== ERROR: libFuzzer: out-of-memory (malloc(1936748552))
+    #2 0x5577a82df965 in fuzzer::Fuzzer::HandleMalloc(unsigned long) ($BIN+0x70965) (BuildId: 03d4)
+    #7 0x5577a837e47d in malloc ($BIN+0x10f47d) (BuildId: 03d4)
+    #8 0x5577a83d4d30 in kd_flow_read /ci/src/io/flow_file.c:200:5
 EOF2
 
 verdict "a crash without a stack is ours" kadanoff '' <<EOF2
