@@ -421,7 +421,7 @@ static kd_thermometer *train_threads(int threads, const int8_t *s, const int *la
 typedef struct {
     split_rank id; /* first: the hooks' ctx */
     size_t block;
-    const kd_thermometer_data *train;
+    const kd_thermometer_data *train, *val; /* val: this rank's validation set, or NULL */
     kd_thermometer *th;
     kd_status st;
 } th_member;
@@ -429,7 +429,8 @@ typedef struct {
 /* 3 epochs of Adam (or momentum) with flips, 230 training rows in minibatches
  * of 40 (the last has 30), the L2 term on; split as given (NULL: plain). */
 static kd_thermometer *train_split_th(const kd_data_split *sp, int adam,
-                                      const kd_thermometer_data *train)
+                                      const kd_thermometer_data *train,
+                                      const kd_thermometer_data *val)
 {
     kd_lattice lat = {KD_LATTICE_SQUARE, 4, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
     const double T[4] = {0.5, 1.0, 2.0, 3.0};
@@ -441,7 +442,7 @@ static kd_thermometer *train_split_th(const kd_data_split *sp, int adam,
     kd_thermometer *th;
     if (kd_thermometer_new(&th, &lat, T, 4, &p) != KD_OK)
         return NULL;
-    if (kd_thermometer_train(th, train, NULL) != KD_OK) {
+    if (kd_thermometer_train(th, train, val) != KD_OK) {
         kd_thermometer_free(th);
         return NULL;
     }
@@ -454,7 +455,7 @@ static void *th_rank_main(void *arg)
 {
     th_member *m = arg;
     kd_data_split sp = split_of(&m->id, m->block);
-    m->th = train_split_th(&sp, adam_global, m->train);
+    m->th = train_split_th(&sp, adam_global, m->train, m->val);
     m->st = m->th ? KD_OK : KD_ERR_INTERNAL;
     return NULL;
 }
@@ -468,7 +469,7 @@ static kd_thermometer *train_ranks(int size, size_t block, const kd_thermometer_
     if (!kd_test(size >= 1 && size <= MAX_RANKS, "1 to 3 simulated ranks (%d)", size))
         return NULL;
     for (int r = 0; r < size && r < MAX_RANKS; r++)
-        m[r] = (th_member){{NULL, r}, block, train, NULL, KD_OK};
+        m[r] = (th_member){{NULL, r}, block, train, NULL, NULL, KD_OK};
     split_world_run(size, th_rank_main, m, sizeof *m);
     int ok = 1;
     for (int r = 0; r < size; r++)
@@ -501,14 +502,14 @@ static void test_split(void)
     for (int adam = 0; adam < 2; adam++) {
         adam_global = adam;
         const char *what = adam ? "Adam" : "momentum";
-        kd_thermometer *plain = train_split_th(NULL, adam, &train);
+        kd_thermometer *plain = train_split_th(NULL, adam, &train, NULL);
         kd_data_split one = {0, 1, 0, NULL, NULL, NULL, NULL};
-        kd_thermometer *fast1 = train_split_th(&one, adam, &train);
+        kd_thermometer *fast1 = train_split_th(&one, adam, &train, NULL);
         kd_test(plain && fast1 && !param_diff(plain, fast1) &&
                     plain->history[2].train_loss == fast1->history[2].train_loss,
                 "%s: fast split on one process is the plain trainer, bit for bit", what);
         one.block = 7; /* blocks of 7 rows: the last of each minibatch is short */
-        kd_thermometer *det1 = train_split_th(&one, adam, &train);
+        kd_thermometer *det1 = train_split_th(&one, adam, &train, NULL);
         for (int size = 2; size <= 3; size++) {
             kd_thermometer *det = train_ranks(size, 7, &train);
             kd_test(det && det1 && !memcmp(det->param, det1->param, det1->nparam * sizeof(float)) &&
@@ -543,6 +544,53 @@ static void test_split(void)
     }
     kd_set_threads(0);
     free(s);
+}
+
+/* In a split run rank 0 alone evaluates the validation set and every process
+ * uses its numbers (so all take the same early-stopping decision). Shown by
+ * giving rank 1 a different validation set: its history must still hold rank
+ * 0's validation loss and accuracy, bit for bit, equal to a one-process run
+ * with rank 0's set (deterministic reduction: the same weights on any number
+ * of processes). (Were rank 1 to evaluate its own set, its losses would
+ * differ. Patience exceeds the epochs, so no rank stops early.) */
+static void test_split_validation(void)
+{
+    enum { N = 230, NV = 60 };
+    int8_t *s = malloc(N * 16), *sv = malloc(2 * NV * 16);
+    int labels[N], lv[2 * NV];
+    toy_set(s, labels, N, 33);
+    toy_set(sv, lv, 2 * NV, 34);
+    kd_thermometer_data train = {s, NULL, labels, N, NULL};
+    kd_thermometer_data val[2] = {{sv, NULL, lv, NV, NULL}, {sv + NV * 16, NULL, lv + NV, NV, NULL}};
+    kd_set_threads(1);
+    adam_global = 0;
+    /* deterministic blocks of 7 rows: the same weights for any number of ranks */
+    kd_data_split one = {0, 1, 7, NULL, NULL, NULL, NULL};
+    kd_thermometer *ref = train_split_th(&one, 0, &train, &val[0]);
+    kd_thermometer *other = train_split_th(&one, 0, &train, &val[1]);
+    th_member m[2];
+    for (int r = 0; r < 2; r++)
+        m[r] = (th_member){{NULL, r}, 7, &train, &val[r], NULL, KD_OK};
+    split_world_run(2, th_rank_main, m, sizeof *m);
+    int ok = ref && other && m[0].st == KD_OK && m[1].st == KD_OK, differ = 0;
+    for (int e = 0; ok && e < 3; e++) {
+        const kd_thermometer_epoch *a = &m[0].th->history[e], *b = &m[1].th->history[e],
+                                   *want = &ref->history[e];
+        ok = m[0].th->epochs_done == 3 && m[1].th->epochs_done == 3 &&
+             a->val_loss == want->val_loss && b->val_loss == want->val_loss &&
+             a->val_accuracy == want->val_accuracy && b->val_accuracy == want->val_accuracy;
+        differ |= other->history[e].val_loss != want->val_loss;
+    }
+    kd_test(ok && differ, "split over 2 ranks with different validation sets: both report rank "
+                          "0's validation loss and accuracy, bit for bit (the sets' losses %s)",
+            differ ? "differ" : "do not differ: the test shows nothing");
+    kd_thermometer_free(ref);
+    kd_thermometer_free(other);
+    for (int r = 0; r < 2; r++)
+        kd_thermometer_free(m[r].th);
+    kd_set_threads(0);
+    free(s);
+    free(sv);
 }
 
 static void test_threads(void)
@@ -1078,6 +1126,7 @@ int main(void)
     test_separable();
     test_threads();
     test_split();
+    test_split_validation();
     test_divergence();
     test_interrupt_resume();
     test_acceptance();

@@ -239,6 +239,39 @@ static kd_status split_sync(kd_thermometer *th, train_buffers *b)
     return KD_OK;
 }
 
+/* The validation loss and accuracy of the current weights. In a split run
+ * (every process holds the same weights after split_sync) rank 0 alone
+ * evaluates and broadcasts the two doubles and its status, bit for bit, so
+ * every process takes rank 0's early-stopping decision even where another
+ * process's arithmetic (its BLAS kernels) would round differently; the others
+ * also save the work. */
+static kd_status validate(const kd_thermometer *th, kd_nn_work *w, const kd_thermometer_data *val,
+                          double *loss, double *accuracy)
+{
+    const kd_data_split *sp = th->params.split;
+    if (!sp || sp->size == 1)
+        return evaluate(th, w, val, loss, accuracy);
+    double v[2] = {NAN, NAN};
+    int32_t code = KD_OK;
+    kd_status s = KD_OK;
+    if (sp->rank == 0)
+        code = (int32_t)(s = evaluate(th, w, val, &v[0], &v[1]));
+    float buf[5]; /* the bits of v[0], v[1], code */
+    _Static_assert(sizeof buf == sizeof v + sizeof code, "packing");
+    memcpy(buf, v, sizeof v);
+    memcpy(buf + 4, &code, sizeof code);
+    KD_CHECK(sp->bcast(sp->ctx, buf, 5));
+    memcpy(v, buf, sizeof v);
+    memcpy(&code, buf + 4, sizeof code);
+    if (code != KD_OK)
+        return sp->rank == 0 ? s
+                             : kd_set_error((kd_status)code, "thermometer: the validation failed "
+                                                             "on MPI rank 0");
+    *loss = v[0];
+    *accuracy = v[1];
+    return KD_OK;
+}
+
 /* One optimizer step on th->param with gradient g (t = step count from 1). */
 static void update(kd_thermometer *th, const float *g, float *m, float *v, long t)
 {
@@ -424,7 +457,7 @@ kd_status kd_thermometer_train(kd_thermometer *th, const kd_thermometer_data *tr
         row->val_loss = NAN;
         row->val_accuracy = NAN;
         if (n_val > 0) {
-            s = evaluate(th, &b.eval, val, &row->val_loss, &row->val_accuracy);
+            s = validate(th, &b.eval, val, &row->val_loss, &row->val_accuracy);
             if (s != KD_OK)
                 break;
         }

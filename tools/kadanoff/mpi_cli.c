@@ -19,7 +19,8 @@
  * checkpoint). The same bits for any number of processes.
  *
  * train-rbm, train-dbn, train-thermometer: the hooks of kd_data_split
- * (kd_rbm_split) are MPI_Allreduce (fast mode), an in-place MPI_Allgatherv of
+ * (kd_rbm_split) are MPI_Reduce + MPI_Bcast (fast mode's sums, the same bits
+ * everywhere), an in-place MPI_Allgatherv of
  * whole rows (deterministic mode's block gradients, and the RBM's persistent
  * chains at the end of an epoch) and MPI_Bcast.
  */
@@ -352,12 +353,19 @@ const kd_flow_split *mpicli_flow_split(void)
 
 /* ---- train-rbm ---------------------------------------------------------------- */
 
+/* The sum hook promises the same bits on every process: each process then
+ * takes its own decisions from the sums (a divergence, the next step) and
+ * they must agree. MPI_Allreduce does not promise that (an implementation may
+ * add in a different order on different processes), so the sum is reduced to
+ * rank 0 and broadcast from there. */
 static kd_status rbm_sum(void *ctx, float *x, size_t n)
 {
     (void)ctx;
     for (size_t off = 0; off < n; off += CHUNK) {
         size_t m = n - off < CHUNK ? n - off : CHUNK;
-        MPI_Allreduce(MPI_IN_PLACE, x + off, (int)m, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+        MPI_Reduce(rank == 0 ? MPI_IN_PLACE : x + off, rank == 0 ? x + off : NULL, (int)m,
+                   MPI_FLOAT, MPI_SUM, 0, MPI_COMM_WORLD);
+        MPI_Bcast(x + off, (int)m, MPI_FLOAT, 0, MPI_COMM_WORLD);
     }
     return KD_OK;
 }
