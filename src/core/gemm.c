@@ -70,17 +70,16 @@ typedef struct {
     void *C;
 } gemm_product;
 
-/* The m × n block of C at element offset c, from A at offset a and B at
- * offset b: one single-threaded cblas call (direct, for either type). */
-static void gemm_block(const gemm_product *x, int m, int n, size_t a, size_t b, size_t c)
+/* The m × n block of C at C, from the rows of op(A) at A and the columns of
+ * op(B) at B: one single-threaded cblas call (direct, for either type). */
+static void gemm_block(const gemm_product *x, int m, int n, const void *A, const void *B, void *C)
 {
     if (x->is_double)
-        cblas_dgemm(CblasRowMajor, x->ta, x->tb, m, n, x->K, x->alpha, (const double *)x->A + a,
-                    x->lda, (const double *)x->B + b, x->ldb, x->beta, (double *)x->C + c, x->ldc);
+        cblas_dgemm(CblasRowMajor, x->ta, x->tb, m, n, x->K, x->alpha, A, x->lda, B, x->ldb,
+                    x->beta, C, x->ldc);
     else
-        cblas_sgemm(CblasRowMajor, x->ta, x->tb, m, n, x->K, (float)x->alpha,
-                    (const float *)x->A + a, x->lda, (const float *)x->B + b, x->ldb,
-                    (float)x->beta, (float *)x->C + c, x->ldc);
+        cblas_sgemm(CblasRowMajor, x->ta, x->tb, m, n, x->K, (float)x->alpha, A, x->lda, B,
+                    x->ldb, (float)x->beta, C, x->ldc);
 }
 
 static void gemm_sliced(const gemm_product *x)
@@ -90,18 +89,22 @@ static void gemm_sliced(const gemm_product *x)
     int p = gemm_slices(x->M, x->N, x->K, &along_n);
     int dim = along_n ? x->N : x->M;
     if (p == 1) { /* no region: even a one-thread region costs a futex call */
-        gemm_block(x, x->M, x->N, 0, 0, 0);
+        gemm_block(x, x->M, x->N, x->A, x->B, x->C);
         return;
     }
+    /* offsets in bytes: the pointers are used as float * or double * */
+    size_t es = x->is_double ? sizeof(double) : sizeof(float);
+    const char *A = x->A, *B = x->B;
+    char *C = x->C;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int s = 0; s < p; s++) {
         int s0 = (int)((int64_t)dim * s / p), s1 = (int)((int64_t)dim * (s + 1) / p);
         if (along_n) { /* columns [s0, s1) of C: those of op(B) */
             size_t b = x->tb == CblasTrans ? (size_t)s0 * (size_t)x->ldb : (size_t)s0;
-            gemm_block(x, x->M, s1 - s0, 0, b, (size_t)s0);
+            gemm_block(x, x->M, s1 - s0, A, B + b * es, C + (size_t)s0 * es);
         } else { /* rows [s0, s1) of C: those of op(A) */
             size_t a = x->ta == CblasTrans ? (size_t)s0 : (size_t)s0 * (size_t)x->lda;
-            gemm_block(x, s1 - s0, x->N, a, 0, (size_t)s0 * (size_t)x->ldc);
+            gemm_block(x, s1 - s0, x->N, A + a * es, B, C + (size_t)s0 * (size_t)x->ldc * es);
         }
     }
 }

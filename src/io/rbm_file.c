@@ -901,7 +901,6 @@ static void free_rbm_file(void *p)
     kd_rbm_file_free(p);
 }
 
-
 static kd_status read_dbn_body(kd_h5 *h, void *p)
 {
     kd_dbn_file *file = p;
