@@ -19,19 +19,10 @@
 #include "kadanoff/kadanoff.h"
 #include "kadanoff/npy.h"
 #include "testing.h"
+#include "tmp_path.h"
 #include "h5_edit.h"
 
 static const double KD_TEST_PI = 3.14159265358979323846;
-static char tmpdir[256];
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[8][512];
-    static int next;
-    char *p = buf[next++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
 
 /* ---- fixtures ----------------------------------------------------------------- */
 

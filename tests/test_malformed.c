@@ -19,17 +19,7 @@
 #include "io/dataset_io.h"
 #include "kadanoff/kadanoff.h"
 #include "testing.h"
-
-static char tmpdir[256];
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[8][512];
-    static int next;
-    char *p = buf[next++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
+#include "tmp_path.h"
 
 static const kd_lattice square4 = {.kind = KD_LATTICE_SQUARE, .L = 4, .J = 1.0, .field = 0.0,
                                    .boundary = KD_BOUNDARY_PERIODIC};
@@ -43,6 +33,13 @@ static void expect_refusal(kd_status st, const char *path, const char *phrase1,
                 (!phrase2 || strstr(msg, phrase2)),
             "%s: refused with KD_ERR_FORMAT naming the file, '%s'%s%s (got %s: \"%s\")", what,
             phrase1, phrase2 ? " and " : "", phrase2 ? phrase2 : "", kd_strerror(st), msg);
+}
+
+/* The valid file was written (st) and reads back: checked, 1 if so. */
+static int fixture_written(kd_status st, kd_status (*read)(const char *), const char *good)
+{
+    return kd_test(st == KD_OK && read(good) == KD_OK, "write and re-read the fixture (%s)",
+                   kd_last_error());
 }
 
 /* ---- datasets ---------------------------------------------------------------------- */
@@ -73,8 +70,7 @@ static void test_dataset(void)
     snprintf(d->algorithm, sizeof d->algorithm, "metropolis");
     kd_status st = kd_dataset_write(good, d);
     kd_dataset_free(d);
-    if (!kd_test(st == KD_OK && read_dataset(good) == KD_OK, "write and re-read the fixture (%s)",
-                 kd_last_error()))
+    if (!fixture_written(st, read_dataset, good))
         return;
     const char *bad = tmp_path("dataset_bad.h5");
 
@@ -152,8 +148,7 @@ static void test_rbm(void)
     file.model = rec;
     kd_status st = kd_rbm_file_write(good, &file);
     kd_rbm_record_free(rec);
-    if (!kd_test(st == KD_OK && read_model(good) == KD_OK, "write and re-read the fixture (%s)",
-                 kd_last_error()))
+    if (!fixture_written(st, read_model, good))
         return;
     const char *bad = tmp_path("rbm_bad.h5");
 
@@ -198,8 +193,7 @@ static void test_thermometer(void)
         return;
     kd_status st = kd_thermometer_write(good, th);
     kd_thermometer_free(th);
-    if (!kd_test(st == KD_OK && read_thermometer(good) == KD_OK,
-                 "write and re-read the fixture (%s)", kd_last_error()))
+    if (!fixture_written(st, read_thermometer, good))
         return;
     const char *bad = tmp_path("thermo_bad.h5");
 
@@ -246,8 +240,7 @@ static void test_flow(void)
         f->probabilities[k] = 0.5;
     kd_status st = kd_flow_write(good, f);
     kd_flow_free(f);
-    if (!kd_test(st == KD_OK && read_flow(good) == KD_OK, "write and re-read the fixture (%s)",
-                 kd_last_error()))
+    if (!fixture_written(st, read_flow, good))
         return;
     const char *bad = tmp_path("flow_bad.h5");
 

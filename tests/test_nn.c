@@ -21,17 +21,7 @@
 #include "h5_edit.h"
 #include "split_world.h"
 #include "testing.h"
-
-static char tmpdir[256];
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[8][512];
-    static int next;
-    char *p = buf[next++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
+#include "tmp_path.h"
 
 /* Deterministic ±1 spins (a 64-bit LCG; its top bit). */
 static void random_spins(int8_t *s, size_t count, uint64_t seed)

@@ -18,18 +18,8 @@
 #include "kadanoff/rbm_file.h"
 #include "kadanoff/rng.h"
 #include "testing.h"
+#include "tmp_path.h"
 #include "h5_edit.h"
-
-static char tmpdir[256];
-
-static const char *tmp_path(const char *name)
-{
-    static char buf[8][512];
-    static int next;
-    char *p = buf[next++ % 8];
-    snprintf(p, 512, "%s/%s", tmpdir, name);
-    return p;
-}
 
 static int exists(const char *path)
 {

@@ -58,54 +58,67 @@ static int gemm_slices(int M, int N, int K, int *along_n)
     return p;
 }
 
-void kd_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
-              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+/* One product C = alpha op(A) op(B) + beta C in float or double: the
+ * arguments of cblas_sgemm / cblas_dgemm, so that the slicing below is written
+ * once. alpha and beta of a float product are held as double, which is exact. */
+typedef struct {
+    int is_double;
+    CBLAS_TRANSPOSE ta, tb;
+    int M, N, K, lda, ldb, ldc;
+    double alpha, beta;
+    const void *A, *B;
+    void *C;
+} gemm_product;
+
+/* The m × n block of C at C, from the rows of op(A) at A and the columns of
+ * op(B) at B: one single-threaded cblas call (direct, for either type). */
+static void gemm_block(const gemm_product *x, int m, int n, const void *A, const void *B, void *C)
+{
+    if (x->is_double)
+        cblas_dgemm(CblasRowMajor, x->ta, x->tb, m, n, x->K, x->alpha, A, x->lda, B, x->ldb,
+                    x->beta, C, x->ldc);
+    else
+        cblas_sgemm(CblasRowMajor, x->ta, x->tb, m, n, x->K, (float)x->alpha, A, x->lda, B,
+                    x->ldb, (float)x->beta, C, x->ldc);
+}
+
+static void gemm_sliced(const gemm_product *x)
 {
     kd_blas_serial();
     int along_n;
-    int p = gemm_slices(M, N, K, &along_n);
-    int dim = along_n ? N : M;
+    int p = gemm_slices(x->M, x->N, x->K, &along_n);
+    int dim = along_n ? x->N : x->M;
     if (p == 1) { /* no region: even a one-thread region costs a futex call */
-        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        gemm_block(x, x->M, x->N, x->A, x->B, x->C);
         return;
     }
+    /* offsets in bytes: the pointers are used as float * or double * */
+    size_t es = x->is_double ? sizeof(double) : sizeof(float);
+    const char *A = x->A, *B = x->B;
+    char *C = x->C;
 #pragma omp parallel for schedule(dynamic, 1)
     for (int s = 0; s < p; s++) {
         int s0 = (int)((int64_t)dim * s / p), s1 = (int)((int64_t)dim * (s + 1) / p);
-        if (along_n) {
-            const float *Bs = tb == CblasTrans ? B + (size_t)s0 * (size_t)ldb : B + s0;
-            cblas_sgemm(CblasRowMajor, ta, tb, M, s1 - s0, K, alpha, A, lda, Bs, ldb, beta, C + s0,
-                        ldc);
-        } else {
-            const float *As = ta == CblasTrans ? A + s0 : A + (size_t)s0 * (size_t)lda;
-            cblas_sgemm(CblasRowMajor, ta, tb, s1 - s0, N, K, alpha, As, lda, B, ldb, beta,
-                        C + (size_t)s0 * (size_t)ldc, ldc);
+        if (along_n) { /* columns [s0, s1) of C: those of op(B) */
+            size_t b = x->tb == CblasTrans ? (size_t)s0 * (size_t)x->ldb : (size_t)s0;
+            gemm_block(x, x->M, s1 - s0, A, B + b * es, C + (size_t)s0 * es);
+        } else { /* rows [s0, s1) of C: those of op(A) */
+            size_t a = x->ta == CblasTrans ? (size_t)s0 : (size_t)s0 * (size_t)x->lda;
+            gemm_block(x, s1 - s0, x->N, A + a * es, B, C + (size_t)s0 * (size_t)x->ldc * es);
         }
     }
+}
+
+void kd_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha,
+              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)
+{
+    gemm_product x = {0, ta, tb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
+    gemm_sliced(&x);
 }
 
 void kd_dgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, double alpha,
               const double *A, int lda, const double *B, int ldb, double beta, double *C, int ldc)
 {
-    kd_blas_serial();
-    int along_n;
-    int p = gemm_slices(M, N, K, &along_n);
-    int dim = along_n ? N : M;
-    if (p == 1) { /* no region: even a one-thread region costs a futex call */
-        cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int s = 0; s < p; s++) {
-        int s0 = (int)((int64_t)dim * s / p), s1 = (int)((int64_t)dim * (s + 1) / p);
-        if (along_n) {
-            const double *Bs = tb == CblasTrans ? B + (size_t)s0 * (size_t)ldb : B + s0;
-            cblas_dgemm(CblasRowMajor, ta, tb, M, s1 - s0, K, alpha, A, lda, Bs, ldb, beta, C + s0,
-                        ldc);
-        } else {
-            const double *As = ta == CblasTrans ? A + s0 : A + (size_t)s0 * (size_t)lda;
-            cblas_dgemm(CblasRowMajor, ta, tb, s1 - s0, N, K, alpha, As, lda, B, ldb, beta,
-                        C + (size_t)s0 * (size_t)ldc, ldc);
-        }
-    }
+    gemm_product x = {1, ta, tb, M, N, K, lda, ldb, ldc, alpha, beta, A, B, C};
+    gemm_sliced(&x);
 }

@@ -1127,10 +1127,27 @@ static void close_attr(hid_t attr, hid_t type)
         H5Aclose(attr);
 }
 
+/* The error for an attribute of the wrong type class: "... is <its type>,
+ * expected <expected>". */
+static kd_status attr_class_error(const kd_h5 *f, const char *label, hid_t type,
+                                  const char *expected)
+{
+    char desc[48];
+    classify(type, desc, sizeof desc);
+    return kd_set_error(KD_ERR_FORMAT, "%s: %s is %s, expected %s", f->path, label, desc,
+                        expected);
+}
+
+/* The error for an attribute whose H5Aread just failed (see h5_reason). */
+static kd_status attr_read_error(const kd_h5 *f, const char *label)
+{
+    reason_buf r;
+    return kd_set_error(KD_ERR_FORMAT, "%s: %s cannot be read%s", f->path, label, h5_reason(&r));
+}
+
 /* Read a one-value string attribute into a new allocation. */
 static kd_status read_string(kd_h5 *f, const char *label, hid_t attr, hid_t type, char **out)
 {
-    reason_buf r;
     *out = NULL;
     hid_t mt = H5Tcopy(H5T_C_S1);
     /* HDF5 does not convert between ASCII and UTF-8: read in the file's set. */
@@ -1140,8 +1157,7 @@ static kd_status read_string(kd_h5 *f, const char *label, hid_t attr, hid_t type
         char *v = NULL;
         H5Tset_size(mt, H5T_VARIABLE);
         if (H5Aread(attr, mt, &v) < 0) {
-            s = kd_set_error(KD_ERR_FORMAT, "%s: %s cannot be read%s", f->path, label,
-                             h5_reason(&r));
+            s = attr_read_error(f, label);
         } else {
             size_t len = v ? strlen(v) : 0;
             *out = malloc(len + 1);
@@ -1161,8 +1177,7 @@ static kd_status read_string(kd_h5 *f, const char *label, hid_t attr, hid_t type
         if (!*out)
             s = kd_set_error(KD_ERR_NOMEM, "%s: out of memory reading %s", f->path, label);
         else if (H5Aread(attr, mt, *out) < 0) {
-            s = kd_set_error(KD_ERR_FORMAT, "%s: %s cannot be read%s", f->path, label,
-                             h5_reason(&r));
+            s = attr_read_error(f, label);
             free(*out);
             *out = NULL;
         } else {
@@ -1181,11 +1196,9 @@ static kd_status read_attr_string_impl(kd_h5 *f, const char *obj, const char *na
     char *v;
     KD_CHECK(open_attr(f, obj, name, &attr, &type, label, sizeof label));
     kd_status s = KD_OK;
-    if (H5Tget_class(type) != H5T_STRING) {
-        char desc[48];
-        classify(type, desc, sizeof desc);
-        s = kd_set_error(KD_ERR_FORMAT, "%s: %s is %s, expected a string", f->path, label, desc);
-    } else if ((s = read_string(f, label, attr, type, &v)) == KD_OK) {
+    if (H5Tget_class(type) != H5T_STRING)
+        s = attr_class_error(f, label, type, "a string");
+    else if ((s = read_string(f, label, attr, type, &v)) == KD_OK) {
         size_t len = strlen(v);
         if (len + 1 > size)
             s = kd_set_error(KD_ERR_FORMAT,
@@ -1212,84 +1225,75 @@ kd_status kd_h5_read_attr_string(kd_h5 *f, const char *obj, const char *name, ch
 static kd_status read_attr_integer(kd_h5 *f, const char *obj, const char *name, int *is_signed,
                                    int64_t *sv, uint64_t *uv, char *label, size_t label_size)
 {
-    reason_buf r;
     hid_t attr, type;
     KD_CHECK(open_attr(f, obj, name, &attr, &type, label, label_size));
     kd_status s = KD_OK;
     if (H5Tget_class(type) != H5T_INTEGER) {
-        char desc[48];
-        classify(type, desc, sizeof desc);
-        s = kd_set_error(KD_ERR_FORMAT, "%s: %s is %s, expected an integer", f->path, label,
-                         desc);
+        s = attr_class_error(f, label, type, "an integer");
     } else {
         *is_signed = H5Tget_sign(type) == H5T_SGN_2;
         herr_t e = *is_signed ? H5Aread(attr, H5T_NATIVE_INT64, sv)
                               : H5Aread(attr, H5T_NATIVE_UINT64, uv);
         if (e < 0)
-            s = kd_set_error(KD_ERR_FORMAT, "%s: %s cannot be read%s", f->path, label,
-                             h5_reason(&r));
+            s = attr_read_error(f, label);
     }
     close_attr(attr, type);
     return s;
 }
 
-kd_status kd_h5_read_attr_int64(kd_h5 *f, const char *obj, const char *name, int64_t *out)
+/* Integer attribute as int64 (want_signed: into *sout) or uint64 (into *uout),
+ * whichever signedness the file stores, if the value fits. */
+static kd_status read_attr_int(kd_h5 *f, const char *obj, const char *name, int want_signed,
+                               int64_t *sout, uint64_t *uout)
 {
     char label[300];
-    int is_signed = 1;
+    int is_signed = want_signed;
     int64_t sv = 0;
     uint64_t uv = 0;
     quiet_state q = quiet_begin();
     kd_status s = read_attr_integer(f, obj, name, &is_signed, &sv, &uv, label, sizeof label);
     quiet_end(q);
     KD_CHECK(s);
-    if (!is_signed) {
+    if (want_signed && !is_signed) {
         if (uv > (uint64_t)INT64_MAX)
             KD_FAIL(KD_ERR_FORMAT, "%s: %s is %" PRIu64 ", expected at most %" PRId64, f->path,
                     label, uv, INT64_MAX);
         sv = (int64_t)uv;
-    }
-    *out = sv;
-    return KD_OK;
-}
-
-kd_status kd_h5_read_attr_uint64(kd_h5 *f, const char *obj, const char *name, uint64_t *out)
-{
-    char label[300];
-    int is_signed = 0;
-    int64_t sv = 0;
-    uint64_t uv = 0;
-    quiet_state q = quiet_begin();
-    kd_status s = read_attr_integer(f, obj, name, &is_signed, &sv, &uv, label, sizeof label);
-    quiet_end(q);
-    KD_CHECK(s);
-    if (is_signed) {
+    } else if (!want_signed && is_signed) {
         if (sv < 0)
             KD_FAIL(KD_ERR_FORMAT, "%s: %s is %" PRId64 ", expected a non-negative integer",
                     f->path, label, sv);
         uv = (uint64_t)sv;
     }
-    *out = uv;
+    if (want_signed)
+        *sout = sv;
+    else
+        *uout = uv;
     return KD_OK;
+}
+
+kd_status kd_h5_read_attr_int64(kd_h5 *f, const char *obj, const char *name, int64_t *out)
+{
+    return read_attr_int(f, obj, name, 1, out, NULL);
+}
+
+kd_status kd_h5_read_attr_uint64(kd_h5 *f, const char *obj, const char *name, uint64_t *out)
+{
+    return read_attr_int(f, obj, name, 0, NULL, out);
 }
 
 static kd_status read_attr_double_impl(kd_h5 *f, const char *obj, const char *name,
                                        double *out)
 {
-    reason_buf r;
     char label[300];
     hid_t attr, type;
     KD_CHECK(open_attr(f, obj, name, &attr, &type, label, sizeof label));
     kd_status s = KD_OK;
     H5T_class_t cls = H5Tget_class(type);
-    if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
-        char desc[48];
-        classify(type, desc, sizeof desc);
-        s = kd_set_error(KD_ERR_FORMAT, "%s: %s is %s, expected a number", f->path, label, desc);
-    } else if (H5Aread(attr, H5T_NATIVE_DOUBLE, out) < 0) {
-        s = kd_set_error(KD_ERR_FORMAT, "%s: %s cannot be read%s", f->path, label,
-                         h5_reason(&r));
-    }
+    if (cls != H5T_FLOAT && cls != H5T_INTEGER)
+        s = attr_class_error(f, label, type, "a number");
+    else if (H5Aread(attr, H5T_NATIVE_DOUBLE, out) < 0)
+        s = attr_read_error(f, label);
     close_attr(attr, type);
     return s;
 }

@@ -861,31 +861,49 @@ void kd_dbn_file_free(kd_dbn_file *f)
     free(f);
 }
 
-static kd_status read_rbm_body(kd_h5 *h, kd_rbm_file *file)
+/* How to read one kind of model file (RBM or DBN) into its struct. */
+typedef struct {
+    const char *format;
+    int version;
+    size_t size;                        /* of the struct, allocated zeroed */
+    kd_status (*body)(kd_h5 *, void *); /* reads the file's contents into it */
+    void (*free)(void *);               /* frees it, also when partly read */
+} model_kind;
+
+/* Open path as a model file of the kind and read it into a new struct: that,
+ * or NULL with the error in *status. */
+static void *read_model_file(const char *path, const model_kind *kind, kd_status *status)
 {
+    kd_h5 *h;
+    if ((*status = open_model(&h, path, kind->format, kind->version)) != KD_OK)
+        return NULL;
+    void *file = calloc(1, kind->size);
+    kd_status s = file ? kind->body(h, file)
+                       : kd_set_error(KD_ERR_NOMEM, "%s: out of memory for a model", path);
+    kd_h5_close(h);
+    *status = s;
+    if (s != KD_OK) {
+        kind->free(file);
+        return NULL;
+    }
+    return file;
+}
+
+static kd_status read_rbm_body(kd_h5 *h, void *p)
+{
+    kd_rbm_file *file = p;
     KD_CHECK(read_source(h, &file->source));
     return read_record(h, "", (int64_t)kd_lattice_size(&file->source.lattice), &file->model);
 }
 
-kd_status kd_rbm_file_read(const char *path, kd_rbm_file **out)
+static void free_rbm_file(void *p)
 {
-    kd_h5 *h;
-    *out = NULL;
-    KD_CHECK(open_model(&h, path, KD_RBM_FORMAT, KD_RBM_FORMAT_VERSION));
-    kd_rbm_file *file = calloc(1, sizeof *file);
-    kd_status s = file ? read_rbm_body(h, file)
-                       : kd_set_error(KD_ERR_NOMEM, "%s: out of memory for a model", path);
-    kd_h5_close(h);
-    if (s != KD_OK) {
-        kd_rbm_file_free(file);
-        return s;
-    }
-    *out = file;
-    return KD_OK;
+    kd_rbm_file_free(p);
 }
 
-static kd_status read_dbn_body(kd_h5 *h, kd_dbn_file *file)
+static kd_status read_dbn_body(kd_h5 *h, void *p)
 {
+    kd_dbn_file *file = p;
     int64_t depth;
     int mode = 0;
     KD_CHECK(read_source(h, &file->source));
@@ -914,21 +932,28 @@ static kd_status read_dbn_body(kd_h5 *h, kd_dbn_file *file)
     return KD_OK;
 }
 
+static void free_dbn_file(void *p)
+{
+    kd_dbn_file_free(p);
+}
+
+static const model_kind rbm_kind = {KD_RBM_FORMAT, KD_RBM_FORMAT_VERSION, sizeof(kd_rbm_file),
+                                    read_rbm_body, free_rbm_file},
+                        dbn_kind = {KD_DBN_FORMAT, KD_DBN_FORMAT_VERSION, sizeof(kd_dbn_file),
+                                    read_dbn_body, free_dbn_file};
+
+kd_status kd_rbm_file_read(const char *path, kd_rbm_file **out)
+{
+    kd_status s;
+    *out = read_model_file(path, &rbm_kind, &s);
+    return s;
+}
+
 kd_status kd_dbn_file_read(const char *path, kd_dbn_file **out)
 {
-    kd_h5 *h;
-    *out = NULL;
-    KD_CHECK(open_model(&h, path, KD_DBN_FORMAT, KD_DBN_FORMAT_VERSION));
-    kd_dbn_file *file = calloc(1, sizeof *file);
-    kd_status s = file ? read_dbn_body(h, file)
-                       : kd_set_error(KD_ERR_NOMEM, "%s: out of memory for a model", path);
-    kd_h5_close(h);
-    if (s != KD_OK) {
-        kd_dbn_file_free(file);
-        return s;
-    }
-    *out = file;
-    return KD_OK;
+    kd_status s;
+    *out = read_model_file(path, &dbn_kind, &s);
+    return s;
 }
 
 kd_status kd_model_file_read(const char *path, kd_rbm_file **rbm, kd_dbn_file **dbn)

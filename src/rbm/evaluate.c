@@ -23,6 +23,46 @@ static double *weights_double(const kd_rbm *rbm)
     return wd;
 }
 
+/* Buffers of an evaluation in double, one chunk of EVAL_ROWS rows at a time:
+ * W as double (nv × nh), the visible rows (m × nv), their products vW
+ * (m × nh) and one result per row. */
+typedef struct {
+    double *wd, *vd, *xd, *res;
+} eval_buffers;
+
+static void eval_free(eval_buffers *e)
+{
+    free(e->wd);
+    free(e->vd);
+}
+
+/* `what` names the quantity in the out-of-memory message. */
+static kd_status eval_alloc(const kd_rbm *rbm, eval_buffers *e, const char *what)
+{
+    int nv = rbm->nv, nh = rbm->nh;
+    e->wd = weights_double(rbm);
+    e->vd = malloc((size_t)EVAL_ROWS * (size_t)(nv + nh + 1) * sizeof *e->vd);
+    if (!e->wd || !e->vd) {
+        eval_free(e);
+        KD_FAIL(KD_ERR_NOMEM, "out of memory for %s of an RBM %d-%d", what, nv, nh);
+    }
+    e->xd = e->vd + (size_t)EVAL_ROWS * (size_t)nv;
+    e->res = e->xd + (size_t)EVAL_ROWS * (size_t)nh;
+    return KD_OK;
+}
+
+/* The chunk of rows from r0 (at most EVAL_ROWS) into e->vd, and vW into e->xd;
+ * returns its row count. */
+static int eval_chunk(const kd_rbm *rbm, const kd_rbm_data *data, size_t r0, const eval_buffers *e)
+{
+    int nv = rbm->nv, nh = rbm->nh;
+    int m = data->n - r0 < EVAL_ROWS ? (int)(data->n - r0) : EVAL_ROWS;
+    for (int r = 0; r < m; r++)
+        kd_rbm_data_row_double(data, rbm->vis, nv, r0 + (size_t)r, e->vd + (size_t)r * (size_t)nv);
+    kd_dgemm(CblasNoTrans, CblasNoTrans, m, nh, nv, 1.0, e->vd, nv, e->wd, nh, 0.0, e->xd, nh);
+    return m;
+}
+
 kd_status kd_rbm_free_energy_data(const kd_rbm *rbm, const kd_rbm_data *data, double *F,
                                   double *mean)
 {
@@ -32,20 +72,13 @@ kd_status kd_rbm_free_energy_data(const kd_rbm *rbm, const kd_rbm_data *data, do
     KD_CHECK(kd_rbm_data_check(data, nv, "free-energy data"));
     if (data->n == 0)
         return KD_OK;
-    double *wd = weights_double(rbm);
-    double *vd = malloc((size_t)EVAL_ROWS * (size_t)(nv + nh + 1) * sizeof *vd);
-    if (!wd || !vd) {
-        free(wd);
-        free(vd);
-        KD_FAIL(KD_ERR_NOMEM, "out of memory for free energies of an RBM %d-%d", nv, nh);
-    }
-    double *xd = vd + (size_t)EVAL_ROWS * (size_t)nv, *fr = xd + (size_t)EVAL_ROWS * (size_t)nh;
+    eval_buffers e;
+    KD_CHECK(eval_alloc(rbm, &e, "free energies"));
+    const double *vd = e.vd, *xd = e.xd;
+    double *fr = e.res;
     double sum = 0;
     for (size_t r0 = 0; r0 < data->n; r0 += EVAL_ROWS) {
-        int m = data->n - r0 < EVAL_ROWS ? (int)(data->n - r0) : EVAL_ROWS;
-        for (int r = 0; r < m; r++)
-            kd_rbm_data_row_double(data, rbm->vis, nv, r0 + (size_t)r, vd + (size_t)r * (size_t)nv);
-        kd_dgemm(CblasNoTrans, CblasNoTrans, m, nh, nv, 1.0, vd, nv, wd, nh, 0.0, xd, nh);
+        int m = eval_chunk(rbm, data, r0, &e);
 #pragma omp parallel for schedule(static)
         for (int r = 0; r < m; r++) {
             /* F(v) = -aᵀv - Σ_j g_h(b_j + (vW)_j) */
@@ -63,8 +96,7 @@ kd_status kd_rbm_free_energy_data(const kd_rbm *rbm, const kd_rbm_data *data, do
                 F[r0 + (size_t)r] = fr[r];
         }
     }
-    free(wd);
-    free(vd);
+    eval_free(&e);
     if (mean)
         *mean = sum / (double)data->n;
     return KD_OK;
@@ -83,22 +115,15 @@ kd_status kd_rbm_pseudo_loglik(const kd_rbm *rbm, const kd_rbm_data *data, int u
     KD_CHECK(kd_rbm_data_check(data, nv, "pseudo-likelihood data"));
     if (data->n == 0)
         return KD_OK;
-    double *wd = weights_double(rbm);
-    double *vd = malloc((size_t)EVAL_ROWS * (size_t)(nv + nh + 1) * sizeof *vd);
-    if (!wd || !vd) {
-        free(wd);
-        free(vd);
-        KD_FAIL(KD_ERR_NOMEM, "out of memory for the pseudo-likelihood of an RBM %d-%d", nv, nh);
-    }
-    double *xd = vd + (size_t)EVAL_ROWS * (size_t)nv, *pr = xd + (size_t)EVAL_ROWS * (size_t)nh;
+    eval_buffers e;
+    KD_CHECK(eval_alloc(rbm, &e, "the pseudo-likelihood"));
+    const double *vd = e.vd, *wd = e.wd;
+    double *xd = e.xd, *pr = e.res;
     int failed = 0;
     double sum = 0;
     int count = units ? units : nv;
     for (size_t r0 = 0; r0 < data->n && !failed; r0 += EVAL_ROWS) {
-        int m = data->n - r0 < EVAL_ROWS ? (int)(data->n - r0) : EVAL_ROWS;
-        for (int r = 0; r < m; r++)
-            kd_rbm_data_row_double(data, rbm->vis, nv, r0 + (size_t)r, vd + (size_t)r * (size_t)nv);
-        kd_dgemm(CblasNoTrans, CblasNoTrans, m, nh, nv, 1.0, vd, nv, wd, nh, 0.0, xd, nh);
+        int m = eval_chunk(rbm, data, r0, &e);
 #pragma omp parallel
         {
             int *idx = malloc((size_t)nv * sizeof *idx);
@@ -149,8 +174,7 @@ kd_status kd_rbm_pseudo_loglik(const kd_rbm *rbm, const kd_rbm_data *data, int u
         for (int r = 0; r < m; r++)
             sum += pr[r];
     }
-    free(wd);
-    free(vd);
+    eval_free(&e);
     if (failed)
         KD_FAIL(KD_ERR_NOMEM, "out of memory for the pseudo-likelihood of an RBM %d-%d", nv, nh);
     *pll = sum / (double)data->n;

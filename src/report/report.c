@@ -566,6 +566,58 @@ static void md_code_block(kd_buf *b, const char *text)
     kd_buf_puts(b, "\n\n");
 }
 
+/* "Table n." and the caption of a table, in Markdown or HTML (which opens the
+ * table); which of its columns are numeric into numeric[ncols]. */
+static void table_caption(kd_buf *b, const element *e, int ntab, int html, int *numeric)
+{
+    numeric_columns(e, numeric);
+    kd_buf_printf(b, html ? "<table>\n<caption><strong>Table %d.</strong>" : "*Table %d.*", ntab);
+    if (e->caption) {
+        kd_buf_puts(b, " ");
+        if (html)
+            html_inline(b, e->caption);
+        else
+            md_inline(b, e->caption, 0);
+    }
+}
+
+/* prefix, then a link to a file beside the report named by its name. */
+static void html_link(kd_buf *b, const char *prefix, const char *file)
+{
+    kd_buf_puts(b, prefix);
+    kd_buf_puts(b, "<a href=\"");
+    html_escape(b, file);
+    kd_buf_puts(b, "\">");
+    html_escape(b, file);
+    kd_buf_puts(b, "</a>");
+}
+
+static void md_table(kd_buf *b, const element *e, int ntab)
+{
+    int numeric[64];
+    table_caption(b, e, ntab, 0, numeric);
+    kd_buf_puts(b, "\n\n|");
+    for (int c = 0; c < e->ncols; c++) {
+        kd_buf_puts(b, " ");
+        md_inline(b, e->header ? e->header[c] : "", 1);
+        kd_buf_puts(b, " |");
+    }
+    kd_buf_puts(b, "\n|");
+    for (int c = 0; c < e->ncols; c++)
+        kd_buf_puts(b, numeric[c] ? "---:|" : "---|");
+    kd_buf_puts(b, "\n");
+    for (size_t row = 0; row < e->nrows; row++) {
+        kd_buf_puts(b, "|");
+        for (int c = 0; c < e->ncols; c++) {
+            kd_buf_puts(b, " ");
+            md_inline(b, e->cells[row * (size_t)e->ncols + (size_t)c], 1);
+            kd_buf_puts(b, " |");
+        }
+        kd_buf_puts(b, "\n");
+    }
+    kd_buf_puts(b, "\n");
+}
+
 static void write_markdown(const kd_report *r, const char *dir, kd_buf *b)
 {
     kd_buf_puts(b, "# ");
@@ -618,37 +670,9 @@ static void write_markdown(const kd_report *r, const char *dir, kd_buf *b)
             free(f.gp);
             break;
         }
-        case EL_TABLE: {
-            ntab++;
-            int numeric[64];
-            numeric_columns(e, numeric);
-            kd_buf_printf(b, "*Table %d.*", ntab);
-            if (e->caption) {
-                kd_buf_puts(b, " ");
-                md_inline(b, e->caption, 0);
-            }
-            kd_buf_puts(b, "\n\n|");
-            for (int c = 0; c < e->ncols; c++) {
-                kd_buf_puts(b, " ");
-                md_inline(b, e->header ? e->header[c] : "", 1);
-                kd_buf_puts(b, " |");
-            }
-            kd_buf_puts(b, "\n|");
-            for (int c = 0; c < e->ncols; c++)
-                kd_buf_puts(b, numeric[c] ? "---:|" : "---|");
-            kd_buf_puts(b, "\n");
-            for (size_t row = 0; row < e->nrows; row++) {
-                kd_buf_puts(b, "|");
-                for (int c = 0; c < e->ncols; c++) {
-                    kd_buf_puts(b, " ");
-                    md_inline(b, e->cells[row * (size_t)e->ncols + (size_t)c], 1);
-                    kd_buf_puts(b, " |");
-                }
-                kd_buf_puts(b, "\n");
-            }
-            kd_buf_puts(b, "\n");
+        case EL_TABLE:
+            md_table(b, e, ++ntab);
             break;
-        }
         }
     }
     kd_buf_printf(b, "---\nWritten by kadanoff %s.\n", kd_version());
@@ -675,6 +699,33 @@ static const char *css =
     "nav.toc{background:#f8f9fa;border:1px solid #e3e6ea;border-radius:5px;padding:.5rem 1.2rem;"
     "margin:1rem 0}nav.toc ul{margin:.3rem 0;padding-left:1.2rem}\n"
     "footer{margin-top:3rem;color:#777;font-size:.85rem;border-top:1px solid #eee;padding-top:.5rem}\n";
+
+static void html_table(kd_buf *b, const element *e, int ntab)
+{
+    int numeric[64];
+    table_caption(b, e, ntab, 1, numeric);
+    kd_buf_puts(b, "</caption>\n");
+    if (e->header) {
+        kd_buf_puts(b, "<thead><tr>");
+        for (int c = 0; c < e->ncols; c++) {
+            kd_buf_puts(b, numeric[c] ? "<th class=\"num\">" : "<th>");
+            html_inline(b, e->header[c]);
+            kd_buf_puts(b, "</th>");
+        }
+        kd_buf_puts(b, "</tr></thead>\n");
+    }
+    kd_buf_puts(b, "<tbody>\n");
+    for (size_t row = 0; row < e->nrows; row++) {
+        kd_buf_puts(b, "<tr>");
+        for (int c = 0; c < e->ncols; c++) {
+            kd_buf_puts(b, numeric[c] ? "<td class=\"num\">" : "<td>");
+            html_inline(b, e->cells[row * (size_t)e->ncols + (size_t)c]);
+            kd_buf_puts(b, "</td>");
+        }
+        kd_buf_puts(b, "</tr>\n");
+    }
+    kd_buf_puts(b, "</tbody>\n</table>\n");
+}
 
 static kd_status write_html(const kd_report *r, const char *dir, kd_buf *b)
 {
@@ -761,20 +812,10 @@ static kd_status write_html(const kd_report *r, const char *dir, kd_buf *b)
             html_inline(b, e->caption);
             if (f.dat || f.gp) {
                 kd_buf_puts(b, " <span class=\"files\">(");
-                if (f.dat) {
-                    kd_buf_puts(b, "data: <a href=\"");
-                    html_escape(b, f.dat);
-                    kd_buf_puts(b, "\">");
-                    html_escape(b, f.dat);
-                    kd_buf_puts(b, "</a>");
-                }
-                if (f.gp) {
-                    kd_buf_puts(b, f.dat ? ", script: <a href=\"" : "script: <a href=\"");
-                    html_escape(b, f.gp);
-                    kd_buf_puts(b, "\">");
-                    html_escape(b, f.gp);
-                    kd_buf_puts(b, "</a>");
-                }
+                if (f.dat)
+                    html_link(b, "data: ", f.dat);
+                if (f.gp)
+                    html_link(b, f.dat ? ", script: " : "script: ", f.gp);
                 kd_buf_puts(b, ")</span>");
             }
             kd_buf_puts(b, "</figcaption>\n</figure>\n");
@@ -782,38 +823,9 @@ static kd_status write_html(const kd_report *r, const char *dir, kd_buf *b)
             free(f.gp);
             break;
         }
-        case EL_TABLE: {
-            ntab++;
-            int numeric[64];
-            numeric_columns(e, numeric);
-            kd_buf_printf(b, "<table>\n<caption><strong>Table %d.</strong>", ntab);
-            if (e->caption) {
-                kd_buf_puts(b, " ");
-                html_inline(b, e->caption);
-            }
-            kd_buf_puts(b, "</caption>\n");
-            if (e->header) {
-                kd_buf_puts(b, "<thead><tr>");
-                for (int c = 0; c < e->ncols; c++) {
-                    kd_buf_puts(b, numeric[c] ? "<th class=\"num\">" : "<th>");
-                    html_inline(b, e->header[c]);
-                    kd_buf_puts(b, "</th>");
-                }
-                kd_buf_puts(b, "</tr></thead>\n");
-            }
-            kd_buf_puts(b, "<tbody>\n");
-            for (size_t row = 0; row < e->nrows; row++) {
-                kd_buf_puts(b, "<tr>");
-                for (int c = 0; c < e->ncols; c++) {
-                    kd_buf_puts(b, numeric[c] ? "<td class=\"num\">" : "<td>");
-                    html_inline(b, e->cells[row * (size_t)e->ncols + (size_t)c]);
-                    kd_buf_puts(b, "</td>");
-                }
-                kd_buf_puts(b, "</tr>\n");
-            }
-            kd_buf_puts(b, "</tbody>\n</table>\n");
+        case EL_TABLE:
+            html_table(b, e, ++ntab);
             break;
-        }
         }
     }
     kd_buf_printf(b, "</main>\n<footer>Written by kadanoff %s. Self-contained: figures are "
