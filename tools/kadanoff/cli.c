@@ -68,6 +68,40 @@ int cli_common_option(const char *cmd, int c, char **argv, void (*usage)(FILE *)
     }
 }
 
+int cli_next_option(const char *cmd, int argc, char **argv, const char *optstring,
+                    const struct option *opts, void (*usage)(FILE *), int *status)
+{
+    opterr = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, optstring, opts, NULL);
+        *status = CLI_OK;
+        if (c == -1)
+            return CLI_OPTIONS_END;
+        if (c != 'q' && c != 'v' && c != 'h' && c != ':' && c != '?')
+            return c;
+        if ((*status = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
+            return CLI_OPTIONS_STOP;
+    }
+}
+
+int cli_operands(const char *cmd, int argc, char **argv, int min, int max, const char *missing)
+{
+    if (argc - optind < min)
+        return cli_usage_error(cmd, "%s", missing);
+    if (argc - optind > max)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + max]);
+    return CLI_OK;
+}
+
+int cli_threads_option(const char *cmd, const char *arg)
+{
+    long n = 0;
+    int rc = cli_parse_long(cmd, "--threads", arg, 1, 1024, &n);
+    if (rc == CLI_OK)
+        kd_set_threads((int)n);
+    return rc;
+}
+
 int cli_parse_long(const char *cmd, const char *opt, const char *arg, long min, long max,
                    long *out)
 {

@@ -6,6 +6,7 @@
 #ifndef KD_CLI_H
 #define KD_CLI_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,6 +51,37 @@ int cli_fail_status(const char *cmd, kd_status status);
  * ':'): -q/--quiet, -v/--verbose, -h/--help (prints usage to stdout), and
  * getopt's errors. Returns CLI_CONTINUE to go on parsing, else the exit status. */
 int cli_common_option(const char *cmd, int c, char **argv, void (*usage)(FILE *));
+
+/* The option loop of a command: getopt_long(argc, argv, optstring, opts) with
+ * the shared options handled by cli_common_option (optstring starts with ':'
+ * and ends with the command's share of "qvh"; set optind = 1 before the first
+ * call). Returns the next of the command's own options, with *status = CLI_OK;
+ * CLI_OPTIONS_END when the options are over (*status = CLI_OK); or
+ * CLI_OPTIONS_STOP when the command must return *status at once (0 after
+ * --help, 2 after an unknown option or a missing value). Use:
+ *
+ *     optind = 1;
+ *     while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
+ *         switch (c) { ... each case may set rc ... }
+ *         if (rc != CLI_OK)
+ *             return rc;
+ *     }
+ *     if (c == CLI_OPTIONS_STOP || (rc = cli_operands(...)) != CLI_OK)
+ *         return rc;
+ */
+enum { CLI_OPTIONS_END = -1, CLI_OPTIONS_STOP = -2 };
+int cli_next_option(const char *cmd, int argc, char **argv, const char *optstring,
+                    const struct option *opts, void (*usage)(FILE *), int *status);
+
+/* Check the number of operands left after the options (argv[optind..]): at
+ * least min ("kadanoff CMD: <missing>" otherwise) and at most max
+ * ("unexpected argument '...'" naming the first extra one). CLI_OK or
+ * CLI_USAGE (message printed). */
+int cli_operands(const char *cmd, int argc, char **argv, int min, int max, const char *missing);
+
+/* --threads N (1 to 1024): check N and set the library's thread count.
+ * CLI_OK or CLI_USAGE (message printed). */
+int cli_threads_option(const char *cmd, const char *arg);
 
 /* Range-checked numeric options; on error print a usage message and return
  * CLI_USAGE, else CLI_OK. `opt` is the option's name for the message. */

@@ -158,13 +158,11 @@ int cmd_decimate(int argc, char **argv)
         {"verbose", no_argument, 0, 'v'},       {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     double K = 1.0;
-    long steps = 5, chain = 8, v;
+    long steps = 5, chain = 8;
     const char *output = NULL;
     int c, rc;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
         switch (c) {
         case 1:
             rc = cli_parse_double(cmd, "--K", optarg, 0, 1000, &K);
@@ -185,19 +183,14 @@ int cmd_decimate(int argc, char **argv)
             output = optarg;
             break;
         case 4:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
+            rc = cli_threads_option(cmd, optarg);
             break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
         if (rc != CLI_OK)
             return rc;
     }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (c == CLI_OPTIONS_STOP || (rc = cli_operands(cmd, argc, argv, 0, 0, "")) != CLI_OK)
+        return rc;
     if (output && cli_check_writable(cmd, output) != CLI_OK)
         return CLI_FAILURE;
 

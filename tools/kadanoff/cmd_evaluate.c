@@ -297,9 +297,7 @@ int cmd_evaluate(int argc, char **argv)
     long v;
     int c, rc;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":qvh", opts, usage, &rc)) > 0) {
         switch (c) {
         case O_TEMPS:
             temps = optarg;
@@ -330,21 +328,15 @@ int cmd_evaluate(int argc, char **argv)
             rc = cli_parse_u64(cmd, "--seed", optarg, &o.seed);
             break;
         case O_THREADS:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
+            rc = cli_threads_option(cmd, optarg);
             break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
         if (rc != CLI_OK)
             return rc;
     }
-    if (argc - optind < 2)
-        return cli_usage_error(cmd, "expected MODEL.h5 and DATA.h5");
-    if (argc - optind > 2)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 2]);
+    if (c == CLI_OPTIONS_STOP ||
+        (rc = cli_operands(cmd, argc, argv, 2, 2, "expected MODEL.h5 and DATA.h5")) != CLI_OK)
+        return rc;
     if ((rc = rbmcli_check_temps(cmd, "--temps", temps)) != CLI_OK ||
         (rc = rbmcli_check_temps(cmd, "--exclude", exclude)) != CLI_OK)
         return rc;

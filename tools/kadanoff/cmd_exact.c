@@ -225,9 +225,7 @@ int cmd_exact(int argc, char **argv)
     long v;
     int c, rc;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":L:J:o:qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":L:J:o:qvh", opts, usage, &rc)) > 0) {
         switch (c) {
         case 1:
             if (kd_lattice_kind_parse(optarg, &p.lat.kind) != KD_OK)
@@ -265,16 +263,12 @@ int cmd_exact(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
         if (rc != CLI_OK)
             return rc;
     }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (c == CLI_OPTIONS_STOP || (rc = cli_operands(cmd, argc, argv, 0, 0, "")) != CLI_OK)
+        return rc;
     if (p.lat.kind == KD_LATTICE_SQUARE) {
         if (p.lat.L > KD_LATTICE_MAX_L_SQUARE)
             return cli_usage_error(cmd, "-L must be at most %d for the square lattice",

@@ -193,9 +193,7 @@ int cmd_flow(int argc, char **argv)
     long v, chains = 1000;
     int c, rc, resume = 0;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
         switch (c) {
         case 1: rbm_path = optarg; break;
         case 2: start_spec = optarg; break;
@@ -214,20 +212,15 @@ int cmd_flow(int argc, char **argv)
         case 'o': output = optarg; break;
         case 9: rc = cli_parse_u64(cmd, "--seed", optarg, &opt.seed); break;
         case 10:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
+            rc = cli_threads_option(cmd, optarg);
             break;
         case 11: resume = 1; break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
         if (rc != CLI_OK)
             return rc;
     }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (c == CLI_OPTIONS_STOP || (rc = cli_operands(cmd, argc, argv, 0, 0, "")) != CLI_OK)
+        return rc;
     if (!rbm_path)
         return cli_usage_error(cmd, "--rbm MODEL.h5 is required");
     if (!output)

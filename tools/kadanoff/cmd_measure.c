@@ -180,9 +180,7 @@ int cmd_measure(int argc, char **argv)
     int r = -1, show_prob = 0, c, rc;
     long v;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":qvh", opts, usage, &rc)) > 0) {
         switch (c) {
         case 1:
             thermo_path = optarg;
@@ -198,21 +196,17 @@ int cmd_measure(int argc, char **argv)
             show_prob = 1;
             break;
         case 5:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
+            rc = cli_threads_option(cmd, optarg);
             break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
         if (rc != CLI_OK)
             return rc;
     }
-    if (optind >= argc)
-        return cli_usage_error(cmd, "missing the file to measure (FILE.h5)");
-    if (optind + 1 < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    if (c == CLI_OPTIONS_STOP)
+        return rc;
+    if ((rc = cli_operands(cmd, argc, argv, 1, 1,
+                           "missing the file to measure (FILE.h5)")) != CLI_OK)
+        return rc;
     const char *input = argv[optind];
 
     kd_dataset *d = NULL, *ref = NULL;

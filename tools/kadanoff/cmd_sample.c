@@ -243,9 +243,7 @@ int cmd_sample(int argc, char **argv)
     long v;
     int c, rc;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":L:J:n:o:qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":L:J:n:o:qvh", opts, usage, &rc)) > 0) {
         switch (c) {
         case 1:
             if (kd_lattice_kind_parse(optarg, &p.lattice.kind) != KD_OK)
@@ -300,22 +298,17 @@ int cmd_sample(int argc, char **argv)
             rc = cli_parse_u64(cmd, "--seed", optarg, &p.seed);
             break;
         case 12:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
+            rc = cli_threads_option(cmd, optarg);
             break;
         case 13:
             resume = 1;
             break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
         if (rc != CLI_OK)
             return rc;
     }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (c == CLI_OPTIONS_STOP || (rc = cli_operands(cmd, argc, argv, 0, 0, "")) != CLI_OK)
+        return rc;
     if (!temps)
         return cli_usage_error(cmd, "--temps is required (e.g. --temps 0:6:0.25)");
     if (!output)

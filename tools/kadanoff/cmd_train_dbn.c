@@ -185,14 +185,11 @@ int cmd_train_dbn(int argc, char **argv)
     const char *units_text = NULL;
     kd_rbm_mode propagate = KD_RBM_MEAN;
     uint64_t seed = 1;
-    long v;
     int c, rc, resume = 0;
     char cmdline[4096]; /* as typed: getopt_long permutes argv */
     cli_join_args(argc + 1, argv - 1, cmdline, sizeof cmdline);
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
         if (rbmcli_raw_store(&raw, c, optarg))
             continue;
         int red = rbmcli_reduction_option(cmd, c, optarg, &reduction);
@@ -222,8 +219,7 @@ int cmd_train_dbn(int argc, char **argv)
             rc = cli_parse_u64(cmd, "--seed", optarg, &seed);
             break;
         case O_THREADS:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
+            rc = cli_threads_option(cmd, optarg);
             break;
         case O_RESUME:
             resume = 1;
@@ -231,18 +227,13 @@ int cmd_train_dbn(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
         if (rc != CLI_OK)
             return rc;
     }
-    if (optind >= argc)
-        return cli_usage_error(cmd, "no DATA.h5 given");
-    if (optind + 1 < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    if (c == CLI_OPTIONS_STOP ||
+        (rc = cli_operands(cmd, argc, argv, 1, 1, "no DATA.h5 given")) != CLI_OK)
+        return rc;
     const char *data_path = argv[optind];
     if (!output)
         return cli_usage_error(cmd, "-o/--output is required");

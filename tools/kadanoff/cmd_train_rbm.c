@@ -193,7 +193,7 @@ int cmd_train_rbm(int argc, char **argv)
     const char *output = NULL, *temps = NULL, *exclude = NULL;
     const char *given_model[8] = {0}; /* options refused with --resume */
     int ngiven = 0, resume = 0;
-    long hidden = 0, v;
+    long hidden = 0;
     rbmcli_reduction reduction;
     rbmcli_reduction_init(&reduction);
     uint64_t seed = 1, checkpoint_every = 0;
@@ -202,9 +202,7 @@ int cmd_train_rbm(int argc, char **argv)
     char cmdline[4096]; /* as typed: getopt_long permutes argv */
     cli_join_args(argc + 1, argv - 1, cmdline, sizeof cmdline);
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
         if (rbmcli_raw_store(&raw, c, optarg))
             continue;
         int red = rbmcli_reduction_option(cmd, c, optarg, &reduction);
@@ -244,8 +242,7 @@ int cmd_train_rbm(int argc, char **argv)
             given_model[ngiven++ & 7] = "--seed";
             break;
         case O_THREADS:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
+            rc = cli_threads_option(cmd, optarg);
             break;
         case O_RESUME:
             resume = 1;
@@ -256,17 +253,13 @@ int cmd_train_rbm(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
         if (rc != CLI_OK)
             return rc;
     }
+    if (c == CLI_OPTIONS_STOP || (rc = cli_operands(cmd, argc, argv, 0, 1, "")) != CLI_OK)
+        return rc;
     const char *data_path = optind < argc ? argv[optind] : NULL;
-    if (optind + 1 < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
     if (!output)
         return cli_usage_error(cmd, "-o/--output is required");
     rbmcli_layer layer;

@@ -247,8 +247,7 @@ int cmd_train_thermometer(int argc, char **argv)
     int have_momentum = 0, confusion = 0, resume = 0, c, rc;
     long v;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
+    while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
         rc = rbmcli_reduction_option(cmd, c, optarg, &reduction);
         if (rc != CLI_CONTINUE) {
             if (rc != CLI_OK)
@@ -311,8 +310,7 @@ int cmd_train_thermometer(int argc, char **argv)
             rc = cli_parse_u64(cmd, "--seed", optarg, &p.seed);
             break;
         case 16:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
+            rc = cli_threads_option(cmd, optarg);
             break;
         case 18:
             resume = 1;
@@ -320,18 +318,13 @@ int cmd_train_thermometer(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
         if (rc != CLI_OK)
             return rc;
     }
-    if (optind >= argc)
-        return cli_usage_error(cmd, "missing the dataset file (DATA.h5)");
-    if (optind + 1 < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    if (c == CLI_OPTIONS_STOP ||
+        (rc = cli_operands(cmd, argc, argv, 1, 1, "missing the dataset file (DATA.h5)")) != CLI_OK)
+        return rc;
     const char *input = argv[optind];
     if (!output)
         return cli_usage_error(cmd, "-o/--output is required");
