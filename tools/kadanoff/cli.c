@@ -68,20 +68,34 @@ int cli_common_option(const char *cmd, int c, char **argv, void (*usage)(FILE *)
     }
 }
 
+/* --threads N: check N and set the library's thread count. */
+static int threads_option(const char *cmd, const char *arg)
+{
+    long n = 0;
+    int rc = cli_parse_long(cmd, "--threads", arg, 1, 1024, &n);
+    if (rc == CLI_OK)
+        kd_set_threads((int)n);
+    return rc;
+}
+
 int cli_next_option(const char *cmd, int argc, char **argv, const char *optstring,
                     const struct option *opts, void (*usage)(FILE *), int *status)
 {
     opterr = 0;
-    for (;;) {
+    while (*status == CLI_OK) {
         int c = getopt_long(argc, argv, optstring, opts, NULL);
-        *status = CLI_OK;
         if (c == -1)
             return CLI_OPTIONS_END;
-        if (c != 'q' && c != 'v' && c != 'h' && c != ':' && c != '?')
+        if (c == CLI_OPT_THREADS)
+            *status = threads_option(cmd, optarg);
+        else if (c != 'q' && c != 'v' && c != 'h' && c != ':' && c != '?')
             return c;
-        if ((*status = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-            return CLI_OPTIONS_STOP;
+        else if ((*status = cli_common_option(cmd, c, argv, usage)) == CLI_CONTINUE)
+            *status = CLI_OK;
+        else
+            return CLI_OPTIONS_STOP; /* --help (status 0) or a usage error */
     }
+    return CLI_OPTIONS_STOP; /* the previous option was refused */
 }
 
 int cli_operands(const char *cmd, int argc, char **argv, int min, int max, const char *missing)
@@ -91,15 +105,6 @@ int cli_operands(const char *cmd, int argc, char **argv, int min, int max, const
     if (argc - optind > max)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + max]);
     return CLI_OK;
-}
-
-int cli_threads_option(const char *cmd, const char *arg)
-{
-    long n = 0;
-    int rc = cli_parse_long(cmd, "--threads", arg, 1, 1024, &n);
-    if (rc == CLI_OK)
-        kd_set_threads((int)n);
-    return rc;
 }
 
 int cli_parse_long(const char *cmd, const char *opt, const char *arg, long min, long max,

@@ -52,19 +52,25 @@ int cli_fail_status(const char *cmd, kd_status status);
  * getopt's errors. Returns CLI_CONTINUE to go on parsing, else the exit status. */
 int cli_common_option(const char *cmd, int c, char **argv, void (*usage)(FILE *));
 
+/* getopt_long id of --threads N (1 to 1024: the library's thread count), for
+ * the option tables of the commands that take it; cli_next_option handles it. */
+enum { CLI_OPT_THREADS = 900 };
+
 /* The option loop of a command: getopt_long(argc, argv, optstring, opts) with
- * the shared options handled by cli_common_option (optstring starts with ':'
- * and ends with the command's share of "qvh"; set optind = 1 before the first
- * call). Returns the next of the command's own options, with *status = CLI_OK;
- * CLI_OPTIONS_END when the options are over (*status = CLI_OK); or
+ * the options the commands share handled here: -q, -v, -h and getopt's errors
+ * (cli_common_option; optstring starts with ':' and ends with the command's
+ * share of "qvh") and --threads (CLI_OPT_THREADS). Set optind = 1 and
+ * *status = CLI_OK before the first call; *status is then the result of
+ * handling the previous option (the caller sets it to CLI_USAGE or another exit
+ * status to refuse one). Returns the next of the command's own options, with
+ * *status = CLI_OK; CLI_OPTIONS_END when the options are over; or
  * CLI_OPTIONS_STOP when the command must return *status at once (0 after
- * --help, 2 after an unknown option or a missing value). Use:
+ * --help, the refusal, or 2 after an unknown option or a missing value). Use:
  *
+ *     int c, rc = CLI_OK;
  *     optind = 1;
  *     while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
  *         switch (c) { ... each case may set rc ... }
- *         if (rc != CLI_OK)
- *             return rc;
  *     }
  *     if (c == CLI_OPTIONS_STOP || (rc = cli_operands(...)) != CLI_OK)
  *         return rc;
@@ -78,10 +84,6 @@ int cli_next_option(const char *cmd, int argc, char **argv, const char *optstrin
  * ("unexpected argument '...'" naming the first extra one). CLI_OK or
  * CLI_USAGE (message printed). */
 int cli_operands(const char *cmd, int argc, char **argv, int min, int max, const char *missing);
-
-/* --threads N (1 to 1024): check N and set the library's thread count.
- * CLI_OK or CLI_USAGE (message printed). */
-int cli_threads_option(const char *cmd, const char *arg);
 
 /* Range-checked numeric options; on error print a usage message and return
  * CLI_USAGE, else CLI_OK. `opt` is the option's name for the message. */

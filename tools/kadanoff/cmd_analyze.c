@@ -309,13 +309,13 @@ int cmd_analyze(int argc, char **argv)
         {"connected", no_argument, 0, 3},      {"top", required_argument, 0, 4},
         {"layer", required_argument, 0, 5},    {"no-render", no_argument, 0, 6},
         {"no-svg", no_argument, 0, 7},         {"output", required_argument, 0, 'o'},
-        {"threads", required_argument, 0, 8},  {"quiet", no_argument, 0, 'q'},
+        {"threads", required_argument, 0, CLI_OPT_THREADS},  {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},      {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *data_path = NULL, *temps = NULL, *outdir = NULL;
     int connected = 0, render = 1, svg = 1;
     long top = 16, layer = 1;
-    int c, rc;
+    int c, rc = CLI_OK;
     /* The command line for the report, before getopt permutes argv. */
     char cmdline[4096];
     cli_join_args(argc + 1, argv - 1, cmdline, sizeof cmdline);
@@ -346,12 +346,7 @@ int cmd_analyze(int argc, char **argv)
         case 'o':
             outdir = optarg;
             break;
-        case 8:
-            rc = cli_threads_option(cmd, optarg);
-            break;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
     if (c == CLI_OPTIONS_STOP ||
         (rc = cli_operands(cmd, argc, argv, 1, 1, "no MODEL.h5 given")) != CLI_OK)

@@ -61,13 +61,13 @@ int cmd_blockspin(int argc, char **argv)
     const char *cmd = "blockspin";
     static const struct option opts[] = {
         {"block", required_argument, 0, 'b'},  {"output", required_argument, 0, 'o'},
-        {"seed", required_argument, 0, 1},     {"threads", required_argument, 0, 2},
+        {"seed", required_argument, 0, 1},     {"threads", required_argument, 0, CLI_OPT_THREADS},
         {"quiet", no_argument, 0, 'q'},        {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     long b = 0;
     uint64_t seed = 1;
     const char *output = NULL;
-    int c, rc;
+    int c, rc = CLI_OK;
     optind = 1;
     while ((c = cli_next_option(cmd, argc, argv, ":b:o:qvh", opts, usage, &rc)) > 0) {
         switch (c) {
@@ -80,12 +80,7 @@ int cmd_blockspin(int argc, char **argv)
         case 1:
             rc = cli_parse_u64(cmd, "--seed", optarg, &seed);
             break;
-        case 2:
-            rc = cli_threads_option(cmd, optarg);
-            break;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
     if (c == CLI_OPTIONS_STOP ||
         (rc = cli_operands(cmd, argc, argv, 1, 1, "an input dataset is required")) != CLI_OK)

@@ -154,13 +154,13 @@ int cmd_decimate(int argc, char **argv)
     static const struct option opts[] = {
         {"K", required_argument, 0, 1},         {"steps", required_argument, 0, 2},
         {"chain-size", required_argument, 0, 3}, {"output", required_argument, 0, 'o'},
-        {"threads", required_argument, 0, 4},   {"quiet", no_argument, 0, 'q'},
+        {"threads", required_argument, 0, CLI_OPT_THREADS},   {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},       {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     double K = 1.0;
     long steps = 5, chain = 8;
     const char *output = NULL;
-    int c, rc;
+    int c, rc = CLI_OK;
     optind = 1;
     while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
         switch (c) {
@@ -182,12 +182,7 @@ int cmd_decimate(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
-        case 4:
-            rc = cli_threads_option(cmd, optarg);
-            break;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
     if (c == CLI_OPTIONS_STOP || (rc = cli_operands(cmd, argc, argv, 0, 0, "")) != CLI_OK)
         return rc;

@@ -30,7 +30,7 @@ int cmd_demo(int argc, char **argv)
     const char *cmd = "demo", *dir = "kadanoff-demo";
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"seed", required_argument, 0, 1},
-                                         {"threads", required_argument, 0, 2},
+                                         {"threads", required_argument, 0, CLI_OPT_THREADS},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {"no-reproduce", no_argument, 0, 3},
@@ -42,7 +42,7 @@ int cmd_demo(int argc, char **argv)
     p.samples = 10000;
     p.temps = temps;
     p.ntemps = sizeof temps / sizeof temps[0];
-    int c, rc, reproduce = 1;
+    int c, rc = CLI_OK, reproduce = 1;
     optind = 1;
     while ((c = cli_next_option(cmd, argc, argv, ":o:qh", opts, usage, &rc)) > 0) {
         switch (c) {
@@ -52,15 +52,10 @@ int cmd_demo(int argc, char **argv)
         case 1:
             rc = cli_parse_u64(cmd, "--seed", optarg, &p.seed);
             break;
-        case 2:
-            rc = cli_threads_option(cmd, optarg);
-            break;
         case 3:
             reproduce = 0;
             break;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
     if (c == CLI_OPTIONS_STOP || (rc = cli_operands(cmd, argc, argv, 0, 0, "")) != CLI_OK)
         return rc;

@@ -284,18 +284,18 @@ static int evaluate_dbn(const char *cmd, const char *model_path, const kd_dbn_fi
 int cmd_evaluate(int argc, char **argv)
 {
     const char *cmd = "evaluate";
-    enum { O_TEMPS = 1, O_EXCLUDE, O_EXACT, O_RUNS, O_STEPS, O_PLL, O_SEED, O_THREADS };
+    enum { O_TEMPS = 1, O_EXCLUDE, O_EXACT, O_RUNS, O_STEPS, O_PLL, O_SEED };
     static const struct option opts[] = {
         {"temps", required_argument, 0, O_TEMPS},   {"exclude", required_argument, 0, O_EXCLUDE},
         {"exact-max", required_argument, 0, O_EXACT}, {"ais-runs", required_argument, 0, O_RUNS},
         {"ais-steps", required_argument, 0, O_STEPS}, {"pll-units", required_argument, 0, O_PLL},
-        {"seed", required_argument, 0, O_SEED},     {"threads", required_argument, 0, O_THREADS},
+        {"seed", required_argument, 0, O_SEED},     {"threads", required_argument, 0, CLI_OPT_THREADS},
         {"quiet", no_argument, 0, 'q'},             {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     eval_options o = {KD_RBM_MAX_ENUM, 100, 1000, -1, 1};
     const char *temps = NULL, *exclude = NULL;
     long v;
-    int c, rc;
+    int c, rc = CLI_OK;
     optind = 1;
     while ((c = cli_next_option(cmd, argc, argv, ":qvh", opts, usage, &rc)) > 0) {
         switch (c) {
@@ -327,12 +327,7 @@ int cmd_evaluate(int argc, char **argv)
         case O_SEED:
             rc = cli_parse_u64(cmd, "--seed", optarg, &o.seed);
             break;
-        case O_THREADS:
-            rc = cli_threads_option(cmd, optarg);
-            break;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
     if (c == CLI_OPTIONS_STOP ||
         (rc = cli_operands(cmd, argc, argv, 2, 2, "expected MODEL.h5 and DATA.h5")) != CLI_OK)

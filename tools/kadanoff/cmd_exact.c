@@ -223,7 +223,7 @@ int cmd_exact(int argc, char **argv)
     const char *temps = "1:4:0.25", *output = NULL;
     int have_model = 0, have_field = 0, have_boundary = 0;
     long v;
-    int c, rc;
+    int c, rc = CLI_OK;
     optind = 1;
     while ((c = cli_next_option(cmd, argc, argv, ":L:J:o:qvh", opts, usage, &rc)) > 0) {
         switch (c) {
@@ -264,8 +264,6 @@ int cmd_exact(int argc, char **argv)
             output = optarg;
             break;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
     if (c == CLI_OPTIONS_STOP || (rc = cli_operands(cmd, argc, argv, 0, 0, "")) != CLI_OK)
         return rc;

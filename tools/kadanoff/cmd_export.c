@@ -401,7 +401,7 @@ int cmd_export(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *dir = NULL;
-    int c, rc;
+    int c, rc = CLI_OK;
     optind = 1;
     while ((c = cli_next_option(cmd, argc, argv, ":qvh", opts, usage, &rc)) > 0) {
         switch (c) {

@@ -183,7 +183,7 @@ int cmd_flow(int argc, char **argv)
         {"mean-field", no_argument, 0, 5},       {"keep-every", required_argument, 0, 6},
         {"thermometer", required_argument, 0, 7}, {"reference", required_argument, 0, 8},
         {"output", required_argument, 0, 'o'},   {"seed", required_argument, 0, 9},
-        {"threads", required_argument, 0, 10},   {"quiet", no_argument, 0, 'q'},
+        {"threads", required_argument, 0, CLI_OPT_THREADS},   {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'},
         {"resume", no_argument, 0, 11},          {0, 0, 0, 0}};
     const char *rbm_path = NULL, *start_spec = "random", *thermo_path = NULL, *ref_path = NULL,
@@ -191,7 +191,7 @@ int cmd_flow(int argc, char **argv)
     kd_flow_options opt;
     kd_flow_options_init(&opt);
     long v, chains = 1000;
-    int c, rc, resume = 0;
+    int c, rc = CLI_OK, resume = 0;
     optind = 1;
     while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
         switch (c) {
@@ -211,13 +211,8 @@ int cmd_flow(int argc, char **argv)
         case 8: ref_path = optarg; break;
         case 'o': output = optarg; break;
         case 9: rc = cli_parse_u64(cmd, "--seed", optarg, &opt.seed); break;
-        case 10:
-            rc = cli_threads_option(cmd, optarg);
-            break;
         case 11: resume = 1; break;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
     if (c == CLI_OPTIONS_STOP || (rc = cli_operands(cmd, argc, argv, 0, 0, "")) != CLI_OK)
         return rc;

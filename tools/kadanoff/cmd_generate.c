@@ -63,18 +63,18 @@ static void random_start(kd_units units, int n, uint64_t seed, uint64_t stream, 
 int cmd_generate(int argc, char **argv)
 {
     const char *cmd = "generate";
-    enum { O_GIBBS = 1, O_INTERVAL, O_CHAINS, O_SEED, O_THREADS };
+    enum { O_GIBBS = 1, O_INTERVAL, O_CHAINS, O_SEED };
     static const struct option opts[] = {
         {"samples", required_argument, 0, 'n'},       {"gibbs", required_argument, 0, O_GIBBS},
         {"interval", required_argument, 0, O_INTERVAL}, {"chains", required_argument, 0, O_CHAINS},
         {"output", required_argument, 0, 'o'},        {"seed", required_argument, 0, O_SEED},
-        {"threads", required_argument, 0, O_THREADS}, {"quiet", no_argument, 0, 'q'},
+        {"threads", required_argument, 0, CLI_OPT_THREADS}, {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     long n = 1000, gibbs = 1000, interval = 10, chains = 0;
     uint64_t seed = 1;
     const char *output = NULL;
-    int c, rc;
+    int c, rc = CLI_OK;
     char cmdline[sizeof ((kd_dataset *)0)->command]; /* as typed: getopt_long permutes argv */
     cli_join_args(argc + 1, argv - 1, cmdline, sizeof cmdline);
     optind = 1;
@@ -98,12 +98,7 @@ int cmd_generate(int argc, char **argv)
         case O_SEED:
             rc = cli_parse_u64(cmd, "--seed", optarg, &seed);
             break;
-        case O_THREADS:
-            rc = cli_threads_option(cmd, optarg);
-            break;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
     if (c == CLI_OPTIONS_STOP ||
         (rc = cli_operands(cmd, argc, argv, 1, 1, "no MODEL.h5 given")) != CLI_OK)

@@ -279,7 +279,7 @@ int cmd_info(int argc, char **argv)
                                          {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    int rc;
+    int rc = CLI_OK;
     optind = 1;
     /* no options of its own: cli_next_option returns only at the end or to stop */
     if (cli_next_option(cmd, argc, argv, ":qvh", opts, usage, &rc) == CLI_OPTIONS_STOP)

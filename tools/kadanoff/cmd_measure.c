@@ -173,11 +173,11 @@ int cmd_measure(int argc, char **argv)
     static const struct option opts[] = {
         {"thermometer", required_argument, 0, 1}, {"reference", required_argument, 0, 2},
         {"r", required_argument, 0, 3},           {"probabilities", no_argument, 0, 4},
-        {"threads", required_argument, 0, 5},     {"quiet", no_argument, 0, 'q'},
+        {"threads", required_argument, 0, CLI_OPT_THREADS},     {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *thermo_path = NULL, *ref_path = NULL;
-    int r = -1, show_prob = 0, c, rc;
+    int r = -1, show_prob = 0, c, rc = CLI_OK;
     long v;
     optind = 1;
     while ((c = cli_next_option(cmd, argc, argv, ":qvh", opts, usage, &rc)) > 0) {
@@ -195,12 +195,7 @@ int cmd_measure(int argc, char **argv)
         case 4:
             show_prob = 1;
             break;
-        case 5:
-            rc = cli_threads_option(cmd, optarg);
-            break;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
     if (c == CLI_OPTIONS_STOP)
         return rc;

@@ -57,11 +57,11 @@ int cmd_reproduce(int argc, char **argv)
     const char *cmd = "reproduce", *dir = NULL;
     static const struct option opts[] = {
         {"quick", no_argument, 0, 1},   {"output", required_argument, 0, 'o'},
-        {"seed", required_argument, 0, 2}, {"threads", required_argument, 0, 3},
+        {"seed", required_argument, 0, 2}, {"threads", required_argument, 0, CLI_OPT_THREADS},
         {"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},  {"resume", no_argument, 0, 4},
         {0, 0, 0, 0}};
-    int quick = 0, resume = 0, c, rc;
+    int quick = 0, resume = 0, c, rc = CLI_OK;
     uint64_t seed = 1;
     optind = 1;
     while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
@@ -70,12 +70,7 @@ int cmd_reproduce(int argc, char **argv)
         case 4: resume = 1; break;
         case 'o': dir = optarg; break;
         case 2: rc = cli_parse_u64(cmd, "--seed", optarg, &seed); break;
-        case 3:
-            rc = cli_threads_option(cmd, optarg);
-            break;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
     if (c == CLI_OPTIONS_STOP)
         return rc;

@@ -232,7 +232,7 @@ int cmd_sample(int argc, char **argv)
         {"algorithm", required_argument, 0, 6}, {"burn-in", required_argument, 0, 7},
         {"interval", required_argument, 0, 8},  {"max-burn-in", required_argument, 0, 9},
         {"symmetrize", no_argument, 0, 10},     {"output", required_argument, 0, 'o'},
-        {"seed", required_argument, 0, 11},     {"threads", required_argument, 0, 12},
+        {"seed", required_argument, 0, 11},     {"threads", required_argument, 0, CLI_OPT_THREADS},
         {"quiet", no_argument, 0, 'q'},         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},          {"resume", no_argument, 0, 13},
         {0, 0, 0, 0}};
@@ -241,7 +241,7 @@ int cmd_sample(int argc, char **argv)
     const char *temps = NULL, *output = NULL;
     int have_algo = 0, resume = 0;
     long v;
-    int c, rc;
+    int c, rc = CLI_OK;
     optind = 1;
     while ((c = cli_next_option(cmd, argc, argv, ":L:J:n:o:qvh", opts, usage, &rc)) > 0) {
         switch (c) {
@@ -297,15 +297,10 @@ int cmd_sample(int argc, char **argv)
         case 11:
             rc = cli_parse_u64(cmd, "--seed", optarg, &p.seed);
             break;
-        case 12:
-            rc = cli_threads_option(cmd, optarg);
-            break;
         case 13:
             resume = 1;
             break;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
     if (c == CLI_OPTIONS_STOP || (rc = cli_operands(cmd, argc, argv, 0, 0, "")) != CLI_OK)
         return rc;

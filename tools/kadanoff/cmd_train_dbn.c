@@ -154,7 +154,7 @@ static int check_resume(const char *cmd, const char *output, const kd_dbn_file *
 int cmd_train_dbn(int argc, char **argv)
 {
     const char *cmd = "train-dbn";
-    enum { O_LAYERS = 1, O_UNITS, O_PROPAGATE, O_TEMPS, O_EXCLUDE, O_SEED, O_THREADS, O_RESUME };
+    enum { O_LAYERS = 1, O_UNITS, O_PROPAGATE, O_TEMPS, O_EXCLUDE, O_SEED, O_RESUME };
     static const struct option own[] = {
         {"layers", required_argument, 0, O_LAYERS},
         {"units", required_argument, 0, O_UNITS},
@@ -162,7 +162,7 @@ int cmd_train_dbn(int argc, char **argv)
         {"temps", required_argument, 0, O_TEMPS},
         {"exclude", required_argument, 0, O_EXCLUDE},
         {"seed", required_argument, 0, O_SEED},
-        {"threads", required_argument, 0, O_THREADS},
+        {"threads", required_argument, 0, CLI_OPT_THREADS},
         {"resume", no_argument, 0, O_RESUME},
         {"output", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},
@@ -185,7 +185,7 @@ int cmd_train_dbn(int argc, char **argv)
     const char *units_text = NULL;
     kd_rbm_mode propagate = KD_RBM_MEAN;
     uint64_t seed = 1;
-    int c, rc, resume = 0;
+    int c, rc = CLI_OK, resume = 0;
     char cmdline[4096]; /* as typed: getopt_long permutes argv */
     cli_join_args(argc + 1, argv - 1, cmdline, sizeof cmdline);
     optind = 1;
@@ -218,9 +218,6 @@ int cmd_train_dbn(int argc, char **argv)
         case O_SEED:
             rc = cli_parse_u64(cmd, "--seed", optarg, &seed);
             break;
-        case O_THREADS:
-            rc = cli_threads_option(cmd, optarg);
-            break;
         case O_RESUME:
             resume = 1;
             break;
@@ -228,8 +225,6 @@ int cmd_train_dbn(int argc, char **argv)
             output = optarg;
             break;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
     if (c == CLI_OPTIONS_STOP ||
         (rc = cli_operands(cmd, argc, argv, 1, 1, "no DATA.h5 given")) != CLI_OK)

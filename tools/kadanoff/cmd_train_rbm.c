@@ -162,7 +162,7 @@ static int train_and_save(const char *cmd, checkpoint_ctx *ctx, kd_rbm_trainer *
 int cmd_train_rbm(int argc, char **argv)
 {
     const char *cmd = "train-rbm";
-    enum { O_HIDDEN = 1, O_UNITS, O_VUNITS, O_HUNITS, O_TEMPS, O_EXCLUDE, O_SEED, O_THREADS,
+    enum { O_HIDDEN = 1, O_UNITS, O_VUNITS, O_HUNITS, O_TEMPS, O_EXCLUDE, O_SEED,
            O_RESUME, O_CHECKPOINT };
     static const struct option own[] = {
         {"hidden", required_argument, 0, O_HIDDEN},
@@ -172,7 +172,7 @@ int cmd_train_rbm(int argc, char **argv)
         {"temps", required_argument, 0, O_TEMPS},
         {"exclude", required_argument, 0, O_EXCLUDE},
         {"seed", required_argument, 0, O_SEED},
-        {"threads", required_argument, 0, O_THREADS},
+        {"threads", required_argument, 0, CLI_OPT_THREADS},
         {"resume", no_argument, 0, O_RESUME},
         {"checkpoint-every", required_argument, 0, O_CHECKPOINT},
         {"output", required_argument, 0, 'o'},
@@ -198,7 +198,7 @@ int cmd_train_rbm(int argc, char **argv)
     rbmcli_reduction_init(&reduction);
     uint64_t seed = 1, checkpoint_every = 0;
     kd_units vis = KD_UNITS_SPIN, hid = KD_UNITS_SPIN;
-    int c, rc;
+    int c, rc = CLI_OK;
     char cmdline[4096]; /* as typed: getopt_long permutes argv */
     cli_join_args(argc + 1, argv - 1, cmdline, sizeof cmdline);
     optind = 1;
@@ -241,9 +241,6 @@ int cmd_train_rbm(int argc, char **argv)
             rc = cli_parse_u64(cmd, "--seed", optarg, &seed);
             given_model[ngiven++ & 7] = "--seed";
             break;
-        case O_THREADS:
-            rc = cli_threads_option(cmd, optarg);
-            break;
         case O_RESUME:
             resume = 1;
             break;
@@ -254,8 +251,6 @@ int cmd_train_rbm(int argc, char **argv)
             output = optarg;
             break;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
     if (c == CLI_OPTIONS_STOP || (rc = cli_operands(cmd, argc, argv, 0, 1, "")) != CLI_OK)
         return rc;

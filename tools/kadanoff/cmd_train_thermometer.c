@@ -230,7 +230,7 @@ int cmd_train_thermometer(int argc, char **argv)
         {"val", required_argument, 0, 9},        {"test", required_argument, 0, 10},
         {"patience", required_argument, 0, 11},  {"augment-flip", no_argument, 0, 12},
         {"temps", required_argument, 0, 13},     {"confusion", no_argument, 0, 14},
-        {"seed", required_argument, 0, 15},      {"threads", required_argument, 0, 16},
+        {"seed", required_argument, 0, 15},      {"threads", required_argument, 0, CLI_OPT_THREADS},
         {"augment-shift", no_argument, 0, 17},   {"output", required_argument, 0, 'o'},
         {"quiet", no_argument, 0, 'q'},          {"resume", no_argument, 0, 18},
         {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'}};
@@ -244,7 +244,7 @@ int cmd_train_thermometer(int argc, char **argv)
     kd_thermometer_params p;
     kd_thermometer_params_init(&p);
     const char *output = NULL, *temps = NULL;
-    int have_momentum = 0, confusion = 0, resume = 0, c, rc;
+    int have_momentum = 0, confusion = 0, resume = 0, c, rc = CLI_OK;
     long v;
     optind = 1;
     while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
@@ -309,9 +309,6 @@ int cmd_train_thermometer(int argc, char **argv)
         case 15:
             rc = cli_parse_u64(cmd, "--seed", optarg, &p.seed);
             break;
-        case 16:
-            rc = cli_threads_option(cmd, optarg);
-            break;
         case 18:
             resume = 1;
             break;
@@ -319,8 +316,6 @@ int cmd_train_thermometer(int argc, char **argv)
             output = optarg;
             break;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
     if (c == CLI_OPTIONS_STOP ||
         (rc = cli_operands(cmd, argc, argv, 1, 1, "missing the dataset file (DATA.h5)")) != CLI_OK)
