@@ -181,12 +181,7 @@ int cmd_train_rbm(int argc, char **argv)
         {"help", no_argument, 0, 'h'},
     };
     struct option opts[64];
-    size_t nown = sizeof own / sizeof own[0];
-    memcpy(opts, own, sizeof own);
-    memcpy(opts + nown, rbmcli_train_options, rbmcli_ntrain_options * sizeof *opts);
-    memcpy(opts + nown + rbmcli_ntrain_options, rbmcli_reduction_options,
-           sizeof rbmcli_reduction_options);
-    memset(&opts[nown + rbmcli_ntrain_options + 2], 0, sizeof *opts);
+    rbmcli_option_table(opts, sizeof opts / sizeof opts[0], own, sizeof own / sizeof own[0], 1);
 
     rbmcli_raw raw;
     memset(&raw, 0, sizeof raw);
@@ -203,14 +198,9 @@ int cmd_train_rbm(int argc, char **argv)
     cli_join_args(argc + 1, argv - 1, cmdline, sizeof cmdline);
     optind = 1;
     while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
-        if (rbmcli_raw_store(&raw, c, optarg))
-            continue;
-        int red = rbmcli_reduction_option(cmd, c, optarg, &reduction);
-        if (red != CLI_CONTINUE) {
-            if (red != CLI_OK)
-                return red;
-            continue;
-        }
+        if ((rc = rbmcli_shared_option(cmd, c, optarg, &raw, &reduction)) != CLI_CONTINUE)
+            continue; /* handled, or refused: cli_next_option then stops with rc */
+        rc = CLI_OK;
         switch (c) {
         case O_HIDDEN:
             rc = cli_parse_long(cmd, "--hidden", optarg, 1, 1L << 30, &hidden);

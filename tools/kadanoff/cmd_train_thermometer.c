@@ -235,10 +235,7 @@ int cmd_train_thermometer(int argc, char **argv)
         {"quiet", no_argument, 0, 'q'},          {"resume", no_argument, 0, 18},
         {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'}};
     struct option opts[sizeof own / sizeof own[0] + 3];
-    const size_t nown = sizeof own / sizeof own[0];
-    memcpy(opts, own, sizeof own);
-    memcpy(opts + nown, rbmcli_reduction_options, sizeof rbmcli_reduction_options);
-    memset(&opts[nown + 2], 0, sizeof *opts);
+    rbmcli_option_table(opts, sizeof opts / sizeof opts[0], own, sizeof own / sizeof own[0], 0);
     rbmcli_reduction reduction;
     rbmcli_reduction_init(&reduction);
     kd_thermometer_params p;
@@ -248,12 +245,8 @@ int cmd_train_thermometer(int argc, char **argv)
     long v;
     optind = 1;
     while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
-        rc = rbmcli_reduction_option(cmd, c, optarg, &reduction);
-        if (rc != CLI_CONTINUE) {
-            if (rc != CLI_OK)
-                return rc;
-            continue;
-        }
+        if ((rc = rbmcli_shared_option(cmd, c, optarg, NULL, &reduction)) != CLI_CONTINUE)
+            continue; /* handled, or refused: cli_next_option then stops with rc */
         rc = CLI_OK;
         switch (c) {
         case 1:

@@ -319,6 +319,29 @@ int rbmcli_reduction_option(const char *cmd, int c, const char *arg, rbmcli_redu
     return CLI_OK;
 }
 
+/* ---- the option table of a training command ------------------------------------ */
+
+void rbmcli_option_table(struct option *out, size_t cap, const struct option *own, size_t nown,
+                         int train)
+{
+    size_t ntrain = train ? rbmcli_ntrain_options : 0;
+    size_t nred = sizeof rbmcli_reduction_options / sizeof rbmcli_reduction_options[0];
+    if (nown + ntrain + nred + 1 > cap)
+        abort();
+    memcpy(out, own, nown * sizeof *out);
+    memcpy(out + nown, rbmcli_train_options, ntrain * sizeof *out);
+    memcpy(out + nown + ntrain, rbmcli_reduction_options, sizeof rbmcli_reduction_options);
+    memset(&out[nown + ntrain + nred], 0, sizeof *out);
+}
+
+int rbmcli_shared_option(const char *cmd, int c, const char *arg, rbmcli_raw *raw,
+                         rbmcli_reduction *r)
+{
+    if (raw && rbmcli_raw_store(raw, c, arg))
+        return CLI_OK;
+    return rbmcli_reduction_option(cmd, c, arg, r);
+}
+
 void rbmcli_reduction_help(FILE *f)
 {
     fprintf(f,

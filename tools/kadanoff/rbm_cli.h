@@ -95,6 +95,21 @@ const kd_data_split *rbmcli_reduction_split(rbmcli_reduction *r);
  * and rec's AIS estimates. r must outlive the trainer. */
 void rbmcli_reduction_apply(rbmcli_reduction *r, kd_rbm_train_options *topt, kd_rbm_record *rec);
 
+/* ---- the option table of a training command ------------------------------------ */
+
+/* out = the command's own entries own[0..nown) (without the {0} end), then the
+ * training options if `train` (train-rbm, train-dbn), then --reduction and
+ * --reduction-block, then the {0} end. out has room for `cap` entries (the
+ * program stops if that is too few: a mistake in the command's code). */
+void rbmcli_option_table(struct option *out, size_t cap, const struct option *own, size_t nown,
+                         int train);
+
+/* Handle option id c if it is one of the table's shared entries: a training
+ * option (stored in raw; raw NULL: not in the table) or --reduction(-block).
+ * CLI_OK or CLI_USAGE (message printed); CLI_CONTINUE if c is the command's own. */
+int rbmcli_shared_option(const char *cmd, int c, const char *arg, rbmcli_raw *raw,
+                         rbmcli_reduction *r);
+
 /* ---- data ---------------------------------------------------------------------- */
 
 /* A dataset with the rows chosen by --temps / --exclude. */
