@@ -154,7 +154,7 @@ static int check_resume(const char *cmd, const char *output, const kd_dbn_file *
 int cmd_train_dbn(int argc, char **argv)
 {
     const char *cmd = "train-dbn";
-    enum { O_LAYERS = 1, O_UNITS, O_PROPAGATE, O_TEMPS, O_EXCLUDE, O_SEED, O_RESUME };
+    enum { O_LAYERS = 1, O_UNITS, O_PROPAGATE, O_TEMPS, O_EXCLUDE, O_SEED };
     static const struct option own[] = {
         {"layers", required_argument, 0, O_LAYERS},
         {"units", required_argument, 0, O_UNITS},
@@ -162,14 +162,8 @@ int cmd_train_dbn(int argc, char **argv)
         {"temps", required_argument, 0, O_TEMPS},
         {"exclude", required_argument, 0, O_EXCLUDE},
         {"seed", required_argument, 0, O_SEED},
-        {"threads", required_argument, 0, CLI_OPT_THREADS},
-        {"resume", no_argument, 0, O_RESUME},
-        {"output", required_argument, 0, 'o'},
-        {"quiet", no_argument, 0, 'q'},
-        {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},
     };
-    struct option opts[64];
+    struct option opts[sizeof own / sizeof own[0] + RBMCLI_MAX_SHARED_OPTIONS];
     rbmcli_option_table(opts, sizeof opts / sizeof opts[0], own, sizeof own / sizeof own[0], 1);
     rbmcli_reduction reduction;
     rbmcli_reduction_init(&reduction);
@@ -208,7 +202,7 @@ int cmd_train_dbn(int argc, char **argv)
         case O_SEED:
             rc = cli_parse_u64(cmd, "--seed", optarg, &seed);
             break;
-        case O_RESUME:
+        case RBMCLI_O_RESUME:
             resume = 1;
             break;
         case 'o':

@@ -163,7 +163,7 @@ int cmd_train_rbm(int argc, char **argv)
 {
     const char *cmd = "train-rbm";
     enum { O_HIDDEN = 1, O_UNITS, O_VUNITS, O_HUNITS, O_TEMPS, O_EXCLUDE, O_SEED,
-           O_RESUME, O_CHECKPOINT };
+           O_CHECKPOINT };
     static const struct option own[] = {
         {"hidden", required_argument, 0, O_HIDDEN},
         {"units", required_argument, 0, O_UNITS},
@@ -172,15 +172,9 @@ int cmd_train_rbm(int argc, char **argv)
         {"temps", required_argument, 0, O_TEMPS},
         {"exclude", required_argument, 0, O_EXCLUDE},
         {"seed", required_argument, 0, O_SEED},
-        {"threads", required_argument, 0, CLI_OPT_THREADS},
-        {"resume", no_argument, 0, O_RESUME},
         {"checkpoint-every", required_argument, 0, O_CHECKPOINT},
-        {"output", required_argument, 0, 'o'},
-        {"quiet", no_argument, 0, 'q'},
-        {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},
     };
-    struct option opts[64];
+    struct option opts[sizeof own / sizeof own[0] + RBMCLI_MAX_SHARED_OPTIONS];
     rbmcli_option_table(opts, sizeof opts / sizeof opts[0], own, sizeof own / sizeof own[0], 1);
 
     rbmcli_raw raw;
@@ -231,7 +225,7 @@ int cmd_train_rbm(int argc, char **argv)
             rc = cli_parse_u64(cmd, "--seed", optarg, &seed);
             given_model[ngiven++ & 7] = "--seed";
             break;
-        case O_RESUME:
+        case RBMCLI_O_RESUME:
             resume = 1;
             break;
         case O_CHECKPOINT:

@@ -230,11 +230,8 @@ int cmd_train_thermometer(int argc, char **argv)
         {"val", required_argument, 0, 9},        {"test", required_argument, 0, 10},
         {"patience", required_argument, 0, 11},  {"augment-flip", no_argument, 0, 12},
         {"temps", required_argument, 0, 13},     {"confusion", no_argument, 0, 14},
-        {"seed", required_argument, 0, 15},      {"threads", required_argument, 0, CLI_OPT_THREADS},
-        {"augment-shift", no_argument, 0, 17},   {"output", required_argument, 0, 'o'},
-        {"quiet", no_argument, 0, 'q'},          {"resume", no_argument, 0, 18},
-        {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'}};
-    struct option opts[sizeof own / sizeof own[0] + 3];
+        {"seed", required_argument, 0, 15},      {"augment-shift", no_argument, 0, 17}};
+    struct option opts[sizeof own / sizeof own[0] + RBMCLI_MAX_SHARED_OPTIONS];
     rbmcli_option_table(opts, sizeof opts / sizeof opts[0], own, sizeof own / sizeof own[0], 0);
     rbmcli_reduction reduction;
     rbmcli_reduction_init(&reduction);
@@ -302,7 +299,7 @@ int cmd_train_thermometer(int argc, char **argv)
         case 15:
             rc = cli_parse_u64(cmd, "--seed", optarg, &p.seed);
             break;
-        case 18:
+        case RBMCLI_O_RESUME:
             resume = 1;
             break;
         case 'o':
