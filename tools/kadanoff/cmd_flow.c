@@ -330,7 +330,7 @@ agree:
         cli_join_args(argc + 1, argv - 1, f->command, sizeof f->command);
         st = kd_flow_write(output, f);
     }
-    if ((rc = mpicli_agree(cmd, st == KD_OK ? CLI_OK : cli_fail_status(cmd, st))) != CLI_OK)
+    if ((rc = mpicli_agree_status(cmd, st)) != CLI_OK)
         goto done;
     remove(ckpath); /* complete: the checkpoint (if any) is obsolete */
     if (!cli_quiet) {

@@ -202,7 +202,7 @@ static int sample_run(const char *cmd, kd_sample_params *p, const char *output,
     }
     cli_join_args(argc, argv, m->command, sizeof m->command);
     st = kd_dataset_write(output, m);
-    if ((rc = mpicli_agree(cmd, st == KD_OK ? CLI_OK : cli_fail_status(cmd, st))) != CLI_OK)
+    if ((rc = mpicli_agree_status(cmd, st)) != CLI_OK)
         goto done;
     remove(ckpath); /* complete: the checkpoint (if any) is obsolete */
     if (!cli_quiet) {

@@ -107,12 +107,8 @@ typedef struct {
 static int write_dbn(void *user)
 {
     dbn_ctx *c = user;
-    int rc = CLI_OK;
-    if (mpicli_rank() == 0) {
-        kd_status st = kd_dbn_file_write(c->output, &c->file);
-        rc = st == KD_OK ? CLI_OK : cli_fail_status("train-dbn", st);
-    }
-    return mpicli_agree("train-dbn", rc);
+    kd_status st = mpicli_rank() == 0 ? kd_dbn_file_write(c->output, &c->file) : KD_OK;
+    return mpicli_agree_status("train-dbn", st);
 }
 
 /* A --resume must continue the same plan: the file's layers must be the ones
@@ -266,7 +262,7 @@ int cmd_train_dbn(int argc, char **argv)
     kd_dbn_file *old = NULL;
     if (resume) {
         kd_status rst = kd_dbn_file_read(output, &old);
-        if (mpicli_agree(cmd, rst == KD_OK ? CLI_OK : cli_fail_status(cmd, rst)) != CLI_OK) {
+        if (mpicli_agree_status(cmd, rst) != CLI_OK) {
             kd_dbn_file_free(old);
             return CLI_FAILURE;
         }

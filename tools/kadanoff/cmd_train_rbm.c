@@ -73,12 +73,8 @@ typedef struct {
 static int write_model(void *user)
 {
     checkpoint_ctx *c = user;
-    int rc = CLI_OK;
-    if (mpicli_rank() == 0) {
-        kd_status st = kd_rbm_file_write(c->output, &c->file);
-        rc = st == KD_OK ? CLI_OK : cli_fail_status("train-rbm", st);
-    }
-    return mpicli_agree("train-rbm", rc);
+    kd_status st = mpicli_rank() == 0 ? kd_rbm_file_write(c->output, &c->file) : KD_OK;
+    return mpicli_agree_status("train-rbm", st);
 }
 
 static void print_result(const checkpoint_ctx *c)
@@ -280,7 +276,7 @@ int cmd_train_rbm(int argc, char **argv)
     kd_status st;
     if (resume) {
         st = kd_rbm_file_read(output, &old);
-        if (mpicli_agree(cmd, st == KD_OK ? CLI_OK : cli_fail_status(cmd, st)) != CLI_OK) {
+        if (mpicli_agree_status(cmd, st) != CLI_OK) {
             kd_rbm_file_free(old);
             return CLI_FAILURE;
         }

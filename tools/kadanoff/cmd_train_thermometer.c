@@ -410,7 +410,7 @@ agree:
     cli_join_args(argc + 1, argv - 1, command, sizeof command);
     kd_thermometer_set_provenance(th, input, command);
     st = kd_thermometer_write(output, th);
-    if (mpicli_agree(cmd, st == KD_OK ? CLI_OK : cli_fail_status(cmd, st)) != CLI_OK)
+    if (mpicli_agree_status(cmd, st) != CLI_OK)
         goto fail;
     remove(ckpath); /* complete: the checkpoint (if any) is obsolete */
     if (!cli_quiet) {
