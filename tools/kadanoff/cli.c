@@ -49,7 +49,11 @@ int cli_fail_status(const char *cmd, kd_status status)
     return cli_fail(cmd, "%s", *msg ? msg : kd_strerror(status));
 }
 
-int cli_common_option(const char *cmd, int c, char **argv, void (*usage)(FILE *))
+/* The options every command shares: -q/--quiet, -v/--verbose, -h/--help
+ * (prints usage to stdout), and getopt's errors (optstring ":...qvh": the
+ * leading ':' reports a missing value as ':'). Returns CLI_CONTINUE to go on
+ * parsing, else the exit status. */
+static int common_option(const char *cmd, int c, char **argv, void (*usage)(FILE *))
 {
     switch (c) {
     case 'q':
@@ -90,7 +94,7 @@ int cli_next_option(const char *cmd, int argc, char **argv, const char *optstrin
             *status = threads_option(cmd, optarg);
         else if (c != 'q' && c != 'v' && c != 'h' && c != ':' && c != '?')
             return c;
-        else if ((*status = cli_common_option(cmd, c, argv, usage)) == CLI_CONTINUE)
+        else if ((*status = common_option(cmd, c, argv, usage)) == CLI_CONTINUE)
             *status = CLI_OK;
         else
             return CLI_OPTIONS_STOP; /* --help (status 0) or a usage error */

@@ -46,20 +46,14 @@ const char *cli_last_failure(void);
 /* Report a failed library call with its detailed message; return CLI_FAILURE. */
 int cli_fail_status(const char *cmd, kd_status status);
 
-/* The options every command shares, for the `default:` branch of a getopt_long
- * loop using optstring ":...qvh" (leading ':' so a missing value is reported as
- * ':'): -q/--quiet, -v/--verbose, -h/--help (prints usage to stdout), and
- * getopt's errors. Returns CLI_CONTINUE to go on parsing, else the exit status. */
-int cli_common_option(const char *cmd, int c, char **argv, void (*usage)(FILE *));
-
 /* getopt_long id of --threads N (1 to 1024: the library's thread count), for
  * the option tables of the commands that take it; cli_next_option handles it. */
 enum { CLI_OPT_THREADS = 900 };
 
 /* The option loop of a command: getopt_long(argc, argv, optstring, opts) with
  * the options the commands share handled here: -q, -v, -h and getopt's errors
- * (cli_common_option; optstring starts with ':' and ends with the command's
- * share of "qvh") and --threads (CLI_OPT_THREADS). Set optind = 1 and
+ * (optstring starts with ':' and ends with the command's share of "qvh") and
+ * --threads (CLI_OPT_THREADS). Set optind = 1 and
  * *status = CLI_OK before the first call; *status is then the result of
  * handling the previous option (the caller sets it to CLI_USAGE or another exit
  * status to refuse one). Returns the next of the command's own options, with
