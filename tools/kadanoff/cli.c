@@ -49,7 +49,11 @@ int cli_fail_status(const char *cmd, kd_status status)
     return cli_fail(cmd, "%s", *msg ? msg : kd_strerror(status));
 }
 
-int cli_common_option(const char *cmd, int c, char **argv, void (*usage)(FILE *))
+/* The options every command shares: -q/--quiet, -v/--verbose, -h/--help
+ * (prints usage to stdout), and getopt's errors (optstring ":...qvh": the
+ * leading ':' reports a missing value as ':'). Returns CLI_CONTINUE to go on
+ * parsing, else the exit status. */
+static int common_option(const char *cmd, int c, char **argv, void (*usage)(FILE *))
 {
     switch (c) {
     case 'q':
@@ -66,6 +70,45 @@ int cli_common_option(const char *cmd, int c, char **argv, void (*usage)(FILE *)
     default:
         return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
     }
+}
+
+/* --threads N: check N and set the library's thread count. */
+static int threads_option(const char *cmd, const char *arg)
+{
+    long n = 0;
+    int rc = cli_parse_long(cmd, "--threads", arg, 1, 1024, &n);
+    if (rc == CLI_OK)
+        kd_set_threads((int)n);
+    return rc;
+}
+
+int cli_next_option(const char *cmd, int argc, char **argv, const char *optstring,
+                    const struct option *opts, void (*usage)(FILE *), int *status)
+{
+    opterr = 0;
+    while (*status == CLI_OK) {
+        int c = getopt_long(argc, argv, optstring, opts, NULL);
+        if (c == -1)
+            return CLI_OPTIONS_END;
+        if (c == CLI_OPT_THREADS)
+            *status = threads_option(cmd, optarg);
+        else if (c != 'q' && c != 'v' && c != 'h' && c != ':' && c != '?')
+            return c;
+        else if ((*status = common_option(cmd, c, argv, usage)) == CLI_CONTINUE)
+            *status = CLI_OK;
+        else
+            return CLI_OPTIONS_STOP; /* --help (status 0) or a usage error */
+    }
+    return CLI_OPTIONS_STOP; /* the previous option was refused */
+}
+
+int cli_operands(const char *cmd, int argc, char **argv, int min, int max, const char *missing)
+{
+    if (argc - optind < min)
+        return cli_usage_error(cmd, "%s", missing);
+    if (argc - optind > max)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + max]);
+    return CLI_OK;
 }
 
 int cli_parse_long(const char *cmd, const char *opt, const char *arg, long min, long max,

@@ -6,6 +6,7 @@
 #ifndef KD_CLI_H
 #define KD_CLI_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,11 +46,38 @@ const char *cli_last_failure(void);
 /* Report a failed library call with its detailed message; return CLI_FAILURE. */
 int cli_fail_status(const char *cmd, kd_status status);
 
-/* The options every command shares, for the `default:` branch of a getopt_long
- * loop using optstring ":...qvh" (leading ':' so a missing value is reported as
- * ':'): -q/--quiet, -v/--verbose, -h/--help (prints usage to stdout), and
- * getopt's errors. Returns CLI_CONTINUE to go on parsing, else the exit status. */
-int cli_common_option(const char *cmd, int c, char **argv, void (*usage)(FILE *));
+/* getopt_long id of --threads N (1 to 1024: the library's thread count), for
+ * the option tables of the commands that take it; cli_next_option handles it. */
+enum { CLI_OPT_THREADS = 900 };
+
+/* The option loop of a command: getopt_long(argc, argv, optstring, opts) with
+ * the options the commands share handled here: -q, -v, -h and getopt's errors
+ * (optstring starts with ':' and ends with the command's share of "qvh") and
+ * --threads (CLI_OPT_THREADS). Set optind = 1 and
+ * *status = CLI_OK before the first call; *status is then the result of
+ * handling the previous option (the caller sets it to CLI_USAGE or another exit
+ * status to refuse one). Returns the next of the command's own options, with
+ * *status = CLI_OK; CLI_OPTIONS_END when the options are over; or
+ * CLI_OPTIONS_STOP when the command must return *status at once (0 after
+ * --help, the refusal, or 2 after an unknown option or a missing value). Use:
+ *
+ *     int c, rc = CLI_OK;
+ *     optind = 1;
+ *     while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
+ *         switch (c) { ... each case may set rc ... }
+ *     }
+ *     if (c == CLI_OPTIONS_STOP || (rc = cli_operands(...)) != CLI_OK)
+ *         return rc;
+ */
+enum { CLI_OPTIONS_END = -1, CLI_OPTIONS_STOP = -2 };
+int cli_next_option(const char *cmd, int argc, char **argv, const char *optstring,
+                    const struct option *opts, void (*usage)(FILE *), int *status);
+
+/* Check the number of operands left after the options (argv[optind..]): at
+ * least min ("kadanoff CMD: <missing>" otherwise) and at most max
+ * ("unexpected argument '...'" naming the first extra one). CLI_OK or
+ * CLI_USAGE (message printed). */
+int cli_operands(const char *cmd, int argc, char **argv, int min, int max, const char *missing);
 
 /* Range-checked numeric options; on error print a usage message and return
  * CLI_USAGE, else CLI_OK. `opt` is the option's name for the message. */

@@ -309,20 +309,18 @@ int cmd_analyze(int argc, char **argv)
         {"connected", no_argument, 0, 3},      {"top", required_argument, 0, 4},
         {"layer", required_argument, 0, 5},    {"no-render", no_argument, 0, 6},
         {"no-svg", no_argument, 0, 7},         {"output", required_argument, 0, 'o'},
-        {"threads", required_argument, 0, 8},  {"quiet", no_argument, 0, 'q'},
+        {"threads", required_argument, 0, CLI_OPT_THREADS},  {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},      {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *data_path = NULL, *temps = NULL, *outdir = NULL;
     int connected = 0, render = 1, svg = 1;
-    long top = 16, layer = 1, v;
-    int c, rc;
+    long top = 16, layer = 1;
+    int c, rc = CLI_OK;
     /* The command line for the report, before getopt permutes argv. */
     char cmdline[4096];
     cli_join_args(argc + 1, argv - 1, cmdline, sizeof cmdline);
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
         switch (c) {
         case 1:
             data_path = optarg;
@@ -348,22 +346,11 @@ int cmd_analyze(int argc, char **argv)
         case 'o':
             outdir = optarg;
             break;
-        case 8:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
-            break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
-    if (optind >= argc)
-        return cli_usage_error(cmd, "no MODEL.h5 given");
-    if (optind + 1 < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    if (c == CLI_OPTIONS_STOP ||
+        (rc = cli_operands(cmd, argc, argv, 1, 1, "no MODEL.h5 given")) != CLI_OK)
+        return rc;
     if (!outdir)
         return cli_usage_error(cmd, "-o/--output DIR is required");
     if (temps && !data_path)

@@ -61,17 +61,15 @@ int cmd_blockspin(int argc, char **argv)
     const char *cmd = "blockspin";
     static const struct option opts[] = {
         {"block", required_argument, 0, 'b'},  {"output", required_argument, 0, 'o'},
-        {"seed", required_argument, 0, 1},     {"threads", required_argument, 0, 2},
+        {"seed", required_argument, 0, 1},     {"threads", required_argument, 0, CLI_OPT_THREADS},
         {"quiet", no_argument, 0, 'q'},        {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
-    long b = 0, v;
+    long b = 0;
     uint64_t seed = 1;
     const char *output = NULL;
-    int c, rc;
+    int c, rc = CLI_OK;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":b:o:qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":b:o:qvh", opts, usage, &rc)) > 0) {
         switch (c) {
         case 'b':
             rc = cli_parse_long(cmd, "-b", optarg, 2, KD_LATTICE_MAX_L_CHAIN, &b);
@@ -82,22 +80,11 @@ int cmd_blockspin(int argc, char **argv)
         case 1:
             rc = cli_parse_u64(cmd, "--seed", optarg, &seed);
             break;
-        case 2:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
-            break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
-    if (optind >= argc)
-        return cli_usage_error(cmd, "an input dataset is required");
-    if (optind + 1 < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    if (c == CLI_OPTIONS_STOP ||
+        (rc = cli_operands(cmd, argc, argv, 1, 1, "an input dataset is required")) != CLI_OK)
+        return rc;
     if (!b)
         return cli_usage_error(cmd, "-b/--block is required (e.g. -b 2)");
     if (!output)

@@ -154,17 +154,15 @@ int cmd_decimate(int argc, char **argv)
     static const struct option opts[] = {
         {"K", required_argument, 0, 1},         {"steps", required_argument, 0, 2},
         {"chain-size", required_argument, 0, 3}, {"output", required_argument, 0, 'o'},
-        {"threads", required_argument, 0, 4},   {"quiet", no_argument, 0, 'q'},
+        {"threads", required_argument, 0, CLI_OPT_THREADS},   {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},       {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     double K = 1.0;
-    long steps = 5, chain = 8, v;
+    long steps = 5, chain = 8;
     const char *output = NULL;
-    int c, rc;
+    int c, rc = CLI_OK;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
         switch (c) {
         case 1:
             rc = cli_parse_double(cmd, "--K", optarg, 0, 1000, &K);
@@ -184,20 +182,10 @@ int cmd_decimate(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
-        case 4:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
-            break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (c == CLI_OPTIONS_STOP || (rc = cli_operands(cmd, argc, argv, 0, 0, "")) != CLI_OK)
+        return rc;
     if (output && cli_check_writable(cmd, output) != CLI_OK)
         return CLI_FAILURE;
 

@@ -30,7 +30,7 @@ int cmd_demo(int argc, char **argv)
     const char *cmd = "demo", *dir = "kadanoff-demo";
     static const struct option opts[] = {{"output", required_argument, 0, 'o'},
                                          {"seed", required_argument, 0, 1},
-                                         {"threads", required_argument, 0, 2},
+                                         {"threads", required_argument, 0, CLI_OPT_THREADS},
                                          {"quiet", no_argument, 0, 'q'},
                                          {"help", no_argument, 0, 'h'},
                                          {"no-reproduce", no_argument, 0, 3},
@@ -42,12 +42,9 @@ int cmd_demo(int argc, char **argv)
     p.samples = 10000;
     p.temps = temps;
     p.ntemps = sizeof temps / sizeof temps[0];
-    long v;
-    int c, rc, reproduce = 1;
+    int c, rc = CLI_OK, reproduce = 1;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:qh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":o:qh", opts, usage, &rc)) > 0) {
         switch (c) {
         case 'o':
             dir = optarg;
@@ -55,23 +52,13 @@ int cmd_demo(int argc, char **argv)
         case 1:
             rc = cli_parse_u64(cmd, "--seed", optarg, &p.seed);
             break;
-        case 2:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
-            break;
         case 3:
             reproduce = 0;
             break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (c == CLI_OPTIONS_STOP || (rc = cli_operands(cmd, argc, argv, 0, 0, "")) != CLI_OK)
+        return rc;
     if (mkdir(dir, 0777) != 0) {
         struct stat sb;
         if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))

@@ -284,22 +284,20 @@ static int evaluate_dbn(const char *cmd, const char *model_path, const kd_dbn_fi
 int cmd_evaluate(int argc, char **argv)
 {
     const char *cmd = "evaluate";
-    enum { O_TEMPS = 1, O_EXCLUDE, O_EXACT, O_RUNS, O_STEPS, O_PLL, O_SEED, O_THREADS };
+    enum { O_TEMPS = 1, O_EXCLUDE, O_EXACT, O_RUNS, O_STEPS, O_PLL, O_SEED };
     static const struct option opts[] = {
         {"temps", required_argument, 0, O_TEMPS},   {"exclude", required_argument, 0, O_EXCLUDE},
         {"exact-max", required_argument, 0, O_EXACT}, {"ais-runs", required_argument, 0, O_RUNS},
         {"ais-steps", required_argument, 0, O_STEPS}, {"pll-units", required_argument, 0, O_PLL},
-        {"seed", required_argument, 0, O_SEED},     {"threads", required_argument, 0, O_THREADS},
+        {"seed", required_argument, 0, O_SEED},     {"threads", required_argument, 0, CLI_OPT_THREADS},
         {"quiet", no_argument, 0, 'q'},             {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     eval_options o = {KD_RBM_MAX_ENUM, 100, 1000, -1, 1};
     const char *temps = NULL, *exclude = NULL;
     long v;
-    int c, rc;
+    int c, rc = CLI_OK;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":qvh", opts, usage, &rc)) > 0) {
         switch (c) {
         case O_TEMPS:
             temps = optarg;
@@ -329,22 +327,11 @@ int cmd_evaluate(int argc, char **argv)
         case O_SEED:
             rc = cli_parse_u64(cmd, "--seed", optarg, &o.seed);
             break;
-        case O_THREADS:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
-            break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
-    if (argc - optind < 2)
-        return cli_usage_error(cmd, "expected MODEL.h5 and DATA.h5");
-    if (argc - optind > 2)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 2]);
+    if (c == CLI_OPTIONS_STOP ||
+        (rc = cli_operands(cmd, argc, argv, 2, 2, "expected MODEL.h5 and DATA.h5")) != CLI_OK)
+        return rc;
     if ((rc = rbmcli_check_temps(cmd, "--temps", temps)) != CLI_OK ||
         (rc = rbmcli_check_temps(cmd, "--exclude", exclude)) != CLI_OK)
         return rc;

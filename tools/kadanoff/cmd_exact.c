@@ -223,11 +223,9 @@ int cmd_exact(int argc, char **argv)
     const char *temps = "1:4:0.25", *output = NULL;
     int have_model = 0, have_field = 0, have_boundary = 0;
     long v;
-    int c, rc;
+    int c, rc = CLI_OK;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":L:J:o:qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":L:J:o:qvh", opts, usage, &rc)) > 0) {
         switch (c) {
         case 1:
             if (kd_lattice_kind_parse(optarg, &p.lat.kind) != KD_OK)
@@ -265,16 +263,10 @@ int cmd_exact(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (c == CLI_OPTIONS_STOP || (rc = cli_operands(cmd, argc, argv, 0, 0, "")) != CLI_OK)
+        return rc;
     if (p.lat.kind == KD_LATTICE_SQUARE) {
         if (p.lat.L > KD_LATTICE_MAX_L_SQUARE)
             return cli_usage_error(cmd, "-L must be at most %d for the square lattice",

@@ -401,22 +401,19 @@ int cmd_export(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *dir = NULL;
-    int c, rc;
+    int c, rc = CLI_OK;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":qvh", opts, NULL)) != -1) {
+    while ((c = cli_next_option(cmd, argc, argv, ":qvh", opts, usage, &rc)) > 0) {
         switch (c) {
         case 1:
             if (!*optarg)
                 return cli_usage_error(cmd, "--npy needs a directory name");
             dir = optarg;
             break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
     }
+    if (c == CLI_OPTIONS_STOP)
+        return rc;
     if (optind >= argc)
         return cli_usage_error(cmd, "no FILE given");
     if (argc - optind > 1)

@@ -183,7 +183,7 @@ int cmd_flow(int argc, char **argv)
         {"mean-field", no_argument, 0, 5},       {"keep-every", required_argument, 0, 6},
         {"thermometer", required_argument, 0, 7}, {"reference", required_argument, 0, 8},
         {"output", required_argument, 0, 'o'},   {"seed", required_argument, 0, 9},
-        {"threads", required_argument, 0, 10},   {"quiet", no_argument, 0, 'q'},
+        {"threads", required_argument, 0, CLI_OPT_THREADS},   {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'},
         {"resume", no_argument, 0, 11},          {0, 0, 0, 0}};
     const char *rbm_path = NULL, *start_spec = "random", *thermo_path = NULL, *ref_path = NULL,
@@ -191,11 +191,9 @@ int cmd_flow(int argc, char **argv)
     kd_flow_options opt;
     kd_flow_options_init(&opt);
     long v, chains = 1000;
-    int c, rc, resume = 0;
+    int c, rc = CLI_OK, resume = 0;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
         switch (c) {
         case 1: rbm_path = optarg; break;
         case 2: start_spec = optarg; break;
@@ -213,21 +211,11 @@ int cmd_flow(int argc, char **argv)
         case 8: ref_path = optarg; break;
         case 'o': output = optarg; break;
         case 9: rc = cli_parse_u64(cmd, "--seed", optarg, &opt.seed); break;
-        case 10:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
-            break;
         case 11: resume = 1; break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (c == CLI_OPTIONS_STOP || (rc = cli_operands(cmd, argc, argv, 0, 0, "")) != CLI_OK)
+        return rc;
     if (!rbm_path)
         return cli_usage_error(cmd, "--rbm MODEL.h5 is required");
     if (!output)
@@ -342,7 +330,7 @@ agree:
         cli_join_args(argc + 1, argv - 1, f->command, sizeof f->command);
         st = kd_flow_write(output, f);
     }
-    if ((rc = mpicli_agree(cmd, st == KD_OK ? CLI_OK : cli_fail_status(cmd, st))) != CLI_OK)
+    if ((rc = mpicli_agree_status(cmd, st)) != CLI_OK)
         goto done;
     remove(ckpath); /* complete: the checkpoint (if any) is obsolete */
     if (!cli_quiet) {

@@ -63,24 +63,22 @@ static void random_start(kd_units units, int n, uint64_t seed, uint64_t stream, 
 int cmd_generate(int argc, char **argv)
 {
     const char *cmd = "generate";
-    enum { O_GIBBS = 1, O_INTERVAL, O_CHAINS, O_SEED, O_THREADS };
+    enum { O_GIBBS = 1, O_INTERVAL, O_CHAINS, O_SEED };
     static const struct option opts[] = {
         {"samples", required_argument, 0, 'n'},       {"gibbs", required_argument, 0, O_GIBBS},
         {"interval", required_argument, 0, O_INTERVAL}, {"chains", required_argument, 0, O_CHAINS},
         {"output", required_argument, 0, 'o'},        {"seed", required_argument, 0, O_SEED},
-        {"threads", required_argument, 0, O_THREADS}, {"quiet", no_argument, 0, 'q'},
+        {"threads", required_argument, 0, CLI_OPT_THREADS}, {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    long n = 1000, gibbs = 1000, interval = 10, chains = 0, v;
+    long n = 1000, gibbs = 1000, interval = 10, chains = 0;
     uint64_t seed = 1;
     const char *output = NULL;
-    int c, rc;
+    int c, rc = CLI_OK;
     char cmdline[sizeof ((kd_dataset *)0)->command]; /* as typed: getopt_long permutes argv */
     cli_join_args(argc + 1, argv - 1, cmdline, sizeof cmdline);
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":n:o:qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":n:o:qvh", opts, usage, &rc)) > 0) {
         switch (c) {
         case 'n':
             rc = cli_parse_long(cmd, "--samples", optarg, 1, 1000000000L, &n);
@@ -100,22 +98,11 @@ int cmd_generate(int argc, char **argv)
         case O_SEED:
             rc = cli_parse_u64(cmd, "--seed", optarg, &seed);
             break;
-        case O_THREADS:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
-            break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
-    if (optind >= argc)
-        return cli_usage_error(cmd, "no MODEL.h5 given");
-    if (argc - optind > 1)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    if (c == CLI_OPTIONS_STOP ||
+        (rc = cli_operands(cmd, argc, argv, 1, 1, "no MODEL.h5 given")) != CLI_OK)
+        return rc;
     if (!output)
         return cli_usage_error(cmd, "-o/--output is required");
     if (chains == 0)

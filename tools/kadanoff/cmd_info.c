@@ -279,16 +279,11 @@ int cmd_info(int argc, char **argv)
                                          {"verbose", no_argument, 0, 'v'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    int c, rc;
+    int rc = CLI_OK;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":qvh", opts, NULL)) != -1) {
-        switch (c) {
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-        }
-    }
+    /* no options of its own: cli_next_option returns only at the end or to stop */
+    if (cli_next_option(cmd, argc, argv, ":qvh", opts, usage, &rc) == CLI_OPTIONS_STOP)
+        return rc;
     if (optind >= argc)
         return cli_usage_error(cmd, "no FILE given");
     if (argc - optind > 1)

@@ -173,16 +173,14 @@ int cmd_measure(int argc, char **argv)
     static const struct option opts[] = {
         {"thermometer", required_argument, 0, 1}, {"reference", required_argument, 0, 2},
         {"r", required_argument, 0, 3},           {"probabilities", no_argument, 0, 4},
-        {"threads", required_argument, 0, 5},     {"quiet", no_argument, 0, 'q'},
+        {"threads", required_argument, 0, CLI_OPT_THREADS},     {"quiet", no_argument, 0, 'q'},
         {"verbose", no_argument, 0, 'v'},         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *thermo_path = NULL, *ref_path = NULL;
-    int r = -1, show_prob = 0, c, rc;
+    int r = -1, show_prob = 0, c, rc = CLI_OK;
     long v;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":qvh", opts, usage, &rc)) > 0) {
         switch (c) {
         case 1:
             thermo_path = optarg;
@@ -197,22 +195,13 @@ int cmd_measure(int argc, char **argv)
         case 4:
             show_prob = 1;
             break;
-        case 5:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
-            break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
-    if (optind >= argc)
-        return cli_usage_error(cmd, "missing the file to measure (FILE.h5)");
-    if (optind + 1 < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    if (c == CLI_OPTIONS_STOP)
+        return rc;
+    if ((rc = cli_operands(cmd, argc, argv, 1, 1,
+                           "missing the file to measure (FILE.h5)")) != CLI_OK)
+        return rc;
     const char *input = argv[optind];
 
     kd_dataset *d = NULL, *ref = NULL;

@@ -57,38 +57,26 @@ int cmd_reproduce(int argc, char **argv)
     const char *cmd = "reproduce", *dir = NULL;
     static const struct option opts[] = {
         {"quick", no_argument, 0, 1},   {"output", required_argument, 0, 'o'},
-        {"seed", required_argument, 0, 2}, {"threads", required_argument, 0, 3},
+        {"seed", required_argument, 0, 2}, {"threads", required_argument, 0, CLI_OPT_THREADS},
         {"quiet", no_argument, 0, 'q'}, {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},  {"resume", no_argument, 0, 4},
         {0, 0, 0, 0}};
-    int quick = 0, resume = 0, c, rc;
+    int quick = 0, resume = 0, c, rc = CLI_OK;
     uint64_t seed = 1;
-    long v;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
         switch (c) {
         case 1: quick = 1; break;
         case 4: resume = 1; break;
         case 'o': dir = optarg; break;
         case 2: rc = cli_parse_u64(cmd, "--seed", optarg, &seed); break;
-        case 3:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
-            break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
-    if (optind >= argc)
-        return cli_usage_error(cmd, "which study? (e.g. kadanoff reproduce iso2018)");
-    if (argc - optind > 1)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    if (c == CLI_OPTIONS_STOP)
+        return rc;
+    if ((rc = cli_operands(cmd, argc, argv, 1, 1,
+                           "which study? (e.g. kadanoff reproduce iso2018)")) != CLI_OK)
+        return rc;
     for (size_t i = 0; i < nstudies; i++)
         if (!strcmp(argv[optind], studies[i].name)) {
             char def[64];

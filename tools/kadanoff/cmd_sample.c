@@ -202,7 +202,7 @@ static int sample_run(const char *cmd, kd_sample_params *p, const char *output,
     }
     cli_join_args(argc, argv, m->command, sizeof m->command);
     st = kd_dataset_write(output, m);
-    if ((rc = mpicli_agree(cmd, st == KD_OK ? CLI_OK : cli_fail_status(cmd, st))) != CLI_OK)
+    if ((rc = mpicli_agree_status(cmd, st)) != CLI_OK)
         goto done;
     remove(ckpath); /* complete: the checkpoint (if any) is obsolete */
     if (!cli_quiet) {
@@ -232,7 +232,7 @@ int cmd_sample(int argc, char **argv)
         {"algorithm", required_argument, 0, 6}, {"burn-in", required_argument, 0, 7},
         {"interval", required_argument, 0, 8},  {"max-burn-in", required_argument, 0, 9},
         {"symmetrize", no_argument, 0, 10},     {"output", required_argument, 0, 'o'},
-        {"seed", required_argument, 0, 11},     {"threads", required_argument, 0, 12},
+        {"seed", required_argument, 0, 11},     {"threads", required_argument, 0, CLI_OPT_THREADS},
         {"quiet", no_argument, 0, 'q'},         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, 'h'},          {"resume", no_argument, 0, 13},
         {0, 0, 0, 0}};
@@ -241,11 +241,9 @@ int cmd_sample(int argc, char **argv)
     const char *temps = NULL, *output = NULL;
     int have_algo = 0, resume = 0;
     long v;
-    int c, rc;
+    int c, rc = CLI_OK;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":L:J:n:o:qvh", opts, NULL)) != -1) {
-        rc = CLI_OK;
+    while ((c = cli_next_option(cmd, argc, argv, ":L:J:n:o:qvh", opts, usage, &rc)) > 0) {
         switch (c) {
         case 1:
             if (kd_lattice_kind_parse(optarg, &p.lattice.kind) != KD_OK)
@@ -299,23 +297,13 @@ int cmd_sample(int argc, char **argv)
         case 11:
             rc = cli_parse_u64(cmd, "--seed", optarg, &p.seed);
             break;
-        case 12:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
-            break;
         case 13:
             resume = 1;
             break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
-    if (optind < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (c == CLI_OPTIONS_STOP || (rc = cli_operands(cmd, argc, argv, 0, 0, "")) != CLI_OK)
+        return rc;
     if (!temps)
         return cli_usage_error(cmd, "--temps is required (e.g. --temps 0:6:0.25)");
     if (!output)

@@ -107,12 +107,8 @@ typedef struct {
 static int write_dbn(void *user)
 {
     dbn_ctx *c = user;
-    int rc = CLI_OK;
-    if (mpicli_rank() == 0) {
-        kd_status st = kd_dbn_file_write(c->output, &c->file);
-        rc = st == KD_OK ? CLI_OK : cli_fail_status("train-dbn", st);
-    }
-    return mpicli_agree("train-dbn", rc);
+    kd_status st = mpicli_rank() == 0 ? kd_dbn_file_write(c->output, &c->file) : KD_OK;
+    return mpicli_agree_status("train-dbn", st);
 }
 
 /* A --resume must continue the same plan: the file's layers must be the ones
@@ -154,7 +150,7 @@ static int check_resume(const char *cmd, const char *output, const kd_dbn_file *
 int cmd_train_dbn(int argc, char **argv)
 {
     const char *cmd = "train-dbn";
-    enum { O_LAYERS = 1, O_UNITS, O_PROPAGATE, O_TEMPS, O_EXCLUDE, O_SEED, O_THREADS, O_RESUME };
+    enum { O_LAYERS = 1, O_UNITS, O_PROPAGATE, O_TEMPS, O_EXCLUDE, O_SEED };
     static const struct option own[] = {
         {"layers", required_argument, 0, O_LAYERS},
         {"units", required_argument, 0, O_UNITS},
@@ -162,20 +158,9 @@ int cmd_train_dbn(int argc, char **argv)
         {"temps", required_argument, 0, O_TEMPS},
         {"exclude", required_argument, 0, O_EXCLUDE},
         {"seed", required_argument, 0, O_SEED},
-        {"threads", required_argument, 0, O_THREADS},
-        {"resume", no_argument, 0, O_RESUME},
-        {"output", required_argument, 0, 'o'},
-        {"quiet", no_argument, 0, 'q'},
-        {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},
     };
-    struct option opts[64];
-    size_t nown = sizeof own / sizeof own[0];
-    memcpy(opts, own, sizeof own);
-    memcpy(opts + nown, rbmcli_train_options, rbmcli_ntrain_options * sizeof *opts);
-    memcpy(opts + nown + rbmcli_ntrain_options, rbmcli_reduction_options,
-           sizeof rbmcli_reduction_options);
-    memset(&opts[nown + rbmcli_ntrain_options + 2], 0, sizeof *opts);
+    struct option opts[sizeof own / sizeof own[0] + RBMCLI_MAX_SHARED_OPTIONS];
+    rbmcli_option_table(opts, sizeof opts / sizeof opts[0], own, sizeof own / sizeof own[0], 1);
     rbmcli_reduction reduction;
     rbmcli_reduction_init(&reduction);
 
@@ -185,22 +170,14 @@ int cmd_train_dbn(int argc, char **argv)
     const char *units_text = NULL;
     kd_rbm_mode propagate = KD_RBM_MEAN;
     uint64_t seed = 1;
-    long v;
-    int c, rc, resume = 0;
+    int c, rc = CLI_OK, resume = 0;
     char cmdline[4096]; /* as typed: getopt_long permutes argv */
     cli_join_args(argc + 1, argv - 1, cmdline, sizeof cmdline);
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
+    while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
+        if ((rc = rbmcli_shared_option(cmd, c, optarg, &raw, &reduction)) != CLI_CONTINUE)
+            continue; /* handled, or refused: cli_next_option then stops with rc */
         rc = CLI_OK;
-        if (rbmcli_raw_store(&raw, c, optarg))
-            continue;
-        int red = rbmcli_reduction_option(cmd, c, optarg, &reduction);
-        if (red != CLI_CONTINUE) {
-            if (red != CLI_OK)
-                return red;
-            continue;
-        }
         switch (c) {
         case O_LAYERS:
             layers_text = optarg;
@@ -221,28 +198,17 @@ int cmd_train_dbn(int argc, char **argv)
         case O_SEED:
             rc = cli_parse_u64(cmd, "--seed", optarg, &seed);
             break;
-        case O_THREADS:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
-            break;
-        case O_RESUME:
+        case RBMCLI_O_RESUME:
             resume = 1;
             break;
         case 'o':
             output = optarg;
             break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
-    if (optind >= argc)
-        return cli_usage_error(cmd, "no DATA.h5 given");
-    if (optind + 1 < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    if (c == CLI_OPTIONS_STOP ||
+        (rc = cli_operands(cmd, argc, argv, 1, 1, "no DATA.h5 given")) != CLI_OK)
+        return rc;
     const char *data_path = argv[optind];
     if (!output)
         return cli_usage_error(cmd, "-o/--output is required");
@@ -296,7 +262,7 @@ int cmd_train_dbn(int argc, char **argv)
     kd_dbn_file *old = NULL;
     if (resume) {
         kd_status rst = kd_dbn_file_read(output, &old);
-        if (mpicli_agree(cmd, rst == KD_OK ? CLI_OK : cli_fail_status(cmd, rst)) != CLI_OK) {
+        if (mpicli_agree_status(cmd, rst) != CLI_OK) {
             kd_dbn_file_free(old);
             return CLI_FAILURE;
         }

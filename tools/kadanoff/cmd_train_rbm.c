@@ -73,12 +73,8 @@ typedef struct {
 static int write_model(void *user)
 {
     checkpoint_ctx *c = user;
-    int rc = CLI_OK;
-    if (mpicli_rank() == 0) {
-        kd_status st = kd_rbm_file_write(c->output, &c->file);
-        rc = st == KD_OK ? CLI_OK : cli_fail_status("train-rbm", st);
-    }
-    return mpicli_agree("train-rbm", rc);
+    kd_status st = mpicli_rank() == 0 ? kd_rbm_file_write(c->output, &c->file) : KD_OK;
+    return mpicli_agree_status("train-rbm", st);
 }
 
 static void print_result(const checkpoint_ctx *c)
@@ -162,8 +158,8 @@ static int train_and_save(const char *cmd, checkpoint_ctx *ctx, kd_rbm_trainer *
 int cmd_train_rbm(int argc, char **argv)
 {
     const char *cmd = "train-rbm";
-    enum { O_HIDDEN = 1, O_UNITS, O_VUNITS, O_HUNITS, O_TEMPS, O_EXCLUDE, O_SEED, O_THREADS,
-           O_RESUME, O_CHECKPOINT };
+    enum { O_HIDDEN = 1, O_UNITS, O_VUNITS, O_HUNITS, O_TEMPS, O_EXCLUDE, O_SEED,
+           O_CHECKPOINT };
     static const struct option own[] = {
         {"hidden", required_argument, 0, O_HIDDEN},
         {"units", required_argument, 0, O_UNITS},
@@ -172,47 +168,29 @@ int cmd_train_rbm(int argc, char **argv)
         {"temps", required_argument, 0, O_TEMPS},
         {"exclude", required_argument, 0, O_EXCLUDE},
         {"seed", required_argument, 0, O_SEED},
-        {"threads", required_argument, 0, O_THREADS},
-        {"resume", no_argument, 0, O_RESUME},
         {"checkpoint-every", required_argument, 0, O_CHECKPOINT},
-        {"output", required_argument, 0, 'o'},
-        {"quiet", no_argument, 0, 'q'},
-        {"verbose", no_argument, 0, 'v'},
-        {"help", no_argument, 0, 'h'},
     };
-    struct option opts[64];
-    size_t nown = sizeof own / sizeof own[0];
-    memcpy(opts, own, sizeof own);
-    memcpy(opts + nown, rbmcli_train_options, rbmcli_ntrain_options * sizeof *opts);
-    memcpy(opts + nown + rbmcli_ntrain_options, rbmcli_reduction_options,
-           sizeof rbmcli_reduction_options);
-    memset(&opts[nown + rbmcli_ntrain_options + 2], 0, sizeof *opts);
+    struct option opts[sizeof own / sizeof own[0] + RBMCLI_MAX_SHARED_OPTIONS];
+    rbmcli_option_table(opts, sizeof opts / sizeof opts[0], own, sizeof own / sizeof own[0], 1);
 
     rbmcli_raw raw;
     memset(&raw, 0, sizeof raw);
     const char *output = NULL, *temps = NULL, *exclude = NULL;
     const char *given_model[8] = {0}; /* options refused with --resume */
     int ngiven = 0, resume = 0;
-    long hidden = 0, v;
+    long hidden = 0;
     rbmcli_reduction reduction;
     rbmcli_reduction_init(&reduction);
     uint64_t seed = 1, checkpoint_every = 0;
     kd_units vis = KD_UNITS_SPIN, hid = KD_UNITS_SPIN;
-    int c, rc;
+    int c, rc = CLI_OK;
     char cmdline[4096]; /* as typed: getopt_long permutes argv */
     cli_join_args(argc + 1, argv - 1, cmdline, sizeof cmdline);
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
+    while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
+        if ((rc = rbmcli_shared_option(cmd, c, optarg, &raw, &reduction)) != CLI_CONTINUE)
+            continue; /* handled, or refused: cli_next_option then stops with rc */
         rc = CLI_OK;
-        if (rbmcli_raw_store(&raw, c, optarg))
-            continue;
-        int red = rbmcli_reduction_option(cmd, c, optarg, &reduction);
-        if (red != CLI_CONTINUE) {
-            if (red != CLI_OK)
-                return red;
-            continue;
-        }
         switch (c) {
         case O_HIDDEN:
             rc = cli_parse_long(cmd, "--hidden", optarg, 1, 1L << 30, &hidden);
@@ -243,11 +221,7 @@ int cmd_train_rbm(int argc, char **argv)
             rc = cli_parse_u64(cmd, "--seed", optarg, &seed);
             given_model[ngiven++ & 7] = "--seed";
             break;
-        case O_THREADS:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
-            break;
-        case O_RESUME:
+        case RBMCLI_O_RESUME:
             resume = 1;
             break;
         case O_CHECKPOINT:
@@ -256,17 +230,11 @@ int cmd_train_rbm(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
+    if (c == CLI_OPTIONS_STOP || (rc = cli_operands(cmd, argc, argv, 0, 1, "")) != CLI_OK)
+        return rc;
     const char *data_path = optind < argc ? argv[optind] : NULL;
-    if (optind + 1 < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
     if (!output)
         return cli_usage_error(cmd, "-o/--output is required");
     rbmcli_layer layer;
@@ -308,7 +276,7 @@ int cmd_train_rbm(int argc, char **argv)
     kd_status st;
     if (resume) {
         st = kd_rbm_file_read(output, &old);
-        if (mpicli_agree(cmd, st == KD_OK ? CLI_OK : cli_fail_status(cmd, st)) != CLI_OK) {
+        if (mpicli_agree_status(cmd, st) != CLI_OK) {
             kd_rbm_file_free(old);
             return CLI_FAILURE;
         }

@@ -230,31 +230,20 @@ int cmd_train_thermometer(int argc, char **argv)
         {"val", required_argument, 0, 9},        {"test", required_argument, 0, 10},
         {"patience", required_argument, 0, 11},  {"augment-flip", no_argument, 0, 12},
         {"temps", required_argument, 0, 13},     {"confusion", no_argument, 0, 14},
-        {"seed", required_argument, 0, 15},      {"threads", required_argument, 0, 16},
-        {"augment-shift", no_argument, 0, 17},   {"output", required_argument, 0, 'o'},
-        {"quiet", no_argument, 0, 'q'},          {"resume", no_argument, 0, 18},
-        {"verbose", no_argument, 0, 'v'},        {"help", no_argument, 0, 'h'}};
-    struct option opts[sizeof own / sizeof own[0] + 3];
-    const size_t nown = sizeof own / sizeof own[0];
-    memcpy(opts, own, sizeof own);
-    memcpy(opts + nown, rbmcli_reduction_options, sizeof rbmcli_reduction_options);
-    memset(&opts[nown + 2], 0, sizeof *opts);
+        {"seed", required_argument, 0, 15},      {"augment-shift", no_argument, 0, 17}};
+    struct option opts[sizeof own / sizeof own[0] + RBMCLI_MAX_SHARED_OPTIONS];
+    rbmcli_option_table(opts, sizeof opts / sizeof opts[0], own, sizeof own / sizeof own[0], 0);
     rbmcli_reduction reduction;
     rbmcli_reduction_init(&reduction);
     kd_thermometer_params p;
     kd_thermometer_params_init(&p);
     const char *output = NULL, *temps = NULL;
-    int have_momentum = 0, confusion = 0, resume = 0, c, rc;
+    int have_momentum = 0, confusion = 0, resume = 0, c, rc = CLI_OK;
     long v;
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:qvh", opts, NULL)) != -1) {
-        rc = rbmcli_reduction_option(cmd, c, optarg, &reduction);
-        if (rc != CLI_CONTINUE) {
-            if (rc != CLI_OK)
-                return rc;
-            continue;
-        }
+    while ((c = cli_next_option(cmd, argc, argv, ":o:qvh", opts, usage, &rc)) > 0) {
+        if ((rc = rbmcli_shared_option(cmd, c, optarg, NULL, &reduction)) != CLI_CONTINUE)
+            continue; /* handled, or refused: cli_next_option then stops with rc */
         rc = CLI_OK;
         switch (c) {
         case 1:
@@ -310,28 +299,17 @@ int cmd_train_thermometer(int argc, char **argv)
         case 15:
             rc = cli_parse_u64(cmd, "--seed", optarg, &p.seed);
             break;
-        case 16:
-            rc = cli_parse_long(cmd, "--threads", optarg, 1, 1024, &v);
-            kd_set_threads((int)v);
-            break;
-        case 18:
+        case RBMCLI_O_RESUME:
             resume = 1;
             break;
         case 'o':
             output = optarg;
             break;
-        default:
-            if ((rc = cli_common_option(cmd, c, argv, usage)) != CLI_CONTINUE)
-                return rc;
-            rc = CLI_OK;
         }
-        if (rc != CLI_OK)
-            return rc;
     }
-    if (optind >= argc)
-        return cli_usage_error(cmd, "missing the dataset file (DATA.h5)");
-    if (optind + 1 < argc)
-        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    if (c == CLI_OPTIONS_STOP ||
+        (rc = cli_operands(cmd, argc, argv, 1, 1, "missing the dataset file (DATA.h5)")) != CLI_OK)
+        return rc;
     const char *input = argv[optind];
     if (!output)
         return cli_usage_error(cmd, "-o/--output is required");
@@ -432,7 +410,7 @@ agree:
     cli_join_args(argc + 1, argv - 1, command, sizeof command);
     kd_thermometer_set_provenance(th, input, command);
     st = kd_thermometer_write(output, th);
-    if (mpicli_agree(cmd, st == KD_OK ? CLI_OK : cli_fail_status(cmd, st)) != CLI_OK)
+    if (mpicli_agree_status(cmd, st) != CLI_OK)
         goto fail;
     remove(ckpath); /* complete: the checkpoint (if any) is obsolete */
     if (!cli_quiet) {

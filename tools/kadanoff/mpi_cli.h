@@ -90,4 +90,12 @@ static inline int mpicli_progress(double fraction, const char *label, void *user
 }
 
 #endif
+
+/* mpicli_agree on a library call's status: where it is not KD_OK, the rank
+ * reports it with cli_fail_status. Returns CLI_OK or the agreed failure. */
+static inline int mpicli_agree_status(const char *cmd, kd_status st)
+{
+    return mpicli_agree(cmd, st == KD_OK ? CLI_OK : cli_fail_status(cmd, st));
+}
+
 #endif

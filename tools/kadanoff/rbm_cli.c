@@ -296,11 +296,6 @@ void rbmcli_train_help(FILE *f, int per_layer)
 
 /* ---- several processes ----------------------------------------------------------- */
 
-const struct option rbmcli_reduction_options[2] = {
-    {"reduction", required_argument, 0, RBMCLI_O_REDUCTION},
-    {"reduction-block", required_argument, 0, RBMCLI_O_REDUCTION_BLOCK},
-};
-
 void rbmcli_reduction_init(rbmcli_reduction *r)
 {
     memset(r, 0, sizeof *r);
@@ -317,6 +312,40 @@ int rbmcli_reduction_option(const char *cmd, int c, const char *arg, rbmcli_redu
         return cli_usage_error(cmd, "--reduction '%s': expected fast or deterministic", arg);
     r->deterministic = !strcmp(arg, "deterministic");
     return CLI_OK;
+}
+
+/* ---- the option table of a training command ------------------------------------ */
+
+static const struct option training_command_options[] = {
+    {"reduction", required_argument, 0, RBMCLI_O_REDUCTION},
+    {"reduction-block", required_argument, 0, RBMCLI_O_REDUCTION_BLOCK},
+    {"resume", no_argument, 0, RBMCLI_O_RESUME},
+    {"threads", required_argument, 0, CLI_OPT_THREADS},
+    {"output", required_argument, 0, 'o'},
+    {"quiet", no_argument, 0, 'q'},
+    {"verbose", no_argument, 0, 'v'},
+    {"help", no_argument, 0, 'h'},
+};
+
+void rbmcli_option_table(struct option *out, size_t cap, const struct option *own, size_t nown,
+                         int train)
+{
+    size_t ntrain = train ? rbmcli_ntrain_options : 0;
+    size_t nshared = sizeof training_command_options / sizeof training_command_options[0];
+    if (nown + ntrain + nshared + 1 > cap)
+        abort();
+    memcpy(out, own, nown * sizeof *out);
+    memcpy(out + nown, rbmcli_train_options, ntrain * sizeof *out);
+    memcpy(out + nown + ntrain, training_command_options, sizeof training_command_options);
+    memset(&out[nown + ntrain + nshared], 0, sizeof *out);
+}
+
+int rbmcli_shared_option(const char *cmd, int c, const char *arg, rbmcli_raw *raw,
+                         rbmcli_reduction *r)
+{
+    if (raw && rbmcli_raw_store(raw, c, arg))
+        return CLI_OK;
+    return rbmcli_reduction_option(cmd, c, arg, r);
 }
 
 void rbmcli_reduction_help(FILE *f)

@@ -68,10 +68,9 @@ void rbmcli_train_help(FILE *f, int per_layer);
 
 /* ---- several processes (the MPI build, docs/cluster.md) ------------------------ */
 
-/* getopt_long ids and entries of --reduction fast|deterministic and
- * --reduction-block N (train-rbm, train-dbn). */
+/* getopt_long ids of --reduction fast|deterministic and --reduction-block N
+ * (train-rbm, train-dbn, train-thermometer: rbmcli_option_table). */
 enum { RBMCLI_O_REDUCTION = 2000, RBMCLI_O_REDUCTION_BLOCK };
-extern const struct option rbmcli_reduction_options[2];
 
 typedef struct {
     int deterministic;
@@ -94,6 +93,28 @@ const kd_data_split *rbmcli_reduction_split(rbmcli_reduction *r);
  * one); on ranks other than 0, which print nothing, switch off the monitors
  * and rec's AIS estimates. r must outlive the trainer. */
 void rbmcli_reduction_apply(rbmcli_reduction *r, kd_rbm_train_options *topt, kd_rbm_record *rec);
+
+/* ---- the option table of a training command ------------------------------------ */
+
+/* getopt_long id of --resume in the table below. */
+enum { RBMCLI_O_RESUME = 2100 };
+
+/* out = the command's own entries own[0..nown) (without the {0} end), then the
+ * training options if `train` (train-rbm, train-dbn), then the entries every
+ * training command has (--reduction, --reduction-block, --resume as
+ * RBMCLI_O_RESUME, --threads as CLI_OPT_THREADS, -o/--output, -q/--quiet,
+ * -v/--verbose, -h/--help), then the {0} end: at most nown +
+ * RBMCLI_MAX_SHARED_OPTIONS entries. out has room for `cap` entries (the
+ * program stops if that is too few: a mistake in the command's code). */
+#define RBMCLI_MAX_SHARED_OPTIONS 48
+void rbmcli_option_table(struct option *out, size_t cap, const struct option *own, size_t nown,
+                         int train);
+
+/* Handle option id c if it is one of the table's shared entries: a training
+ * option (stored in raw; raw NULL: not in the table) or --reduction(-block).
+ * CLI_OK or CLI_USAGE (message printed); CLI_CONTINUE if c is the command's own. */
+int rbmcli_shared_option(const char *cmd, int c, const char *arg, rbmcli_raw *raw,
+                         rbmcli_reduction *r);
 
 /* ---- data ---------------------------------------------------------------------- */
 
