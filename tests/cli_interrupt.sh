@@ -72,11 +72,14 @@ check_status() {
 }
 
 # killed_after_last_write OLD OUT: a SIGKILL (status 137) that landed after the
-# run's last write, e.g. under ASan during the leak check at exit: OUT has been
-# replaced (atomically, so it is complete) and the checkpoint removed. The
-# caller then checks OUT's arrays against the uninterrupted run.
+# run had replaced OUT, e.g. under ASan during the leak check at exit, or in
+# the short window between the rename of OUT (then the fsync of its
+# directory) and the removal of the checkpoint a --resume started from: OUT
+# has been replaced atomically, so it must be complete; a checkpoint left
+# beside it is stale but harmless. The caller then checks OUT's arrays against
+# the uninterrupted run.
 killed_after_last_write() {
-  [ $rc = 137 ] && [ ! -e "$2.ckpt" ] && ! cmp -s "$1" "$2"
+  [ $rc = 137 ] && ! cmp -s "$1" "$2"
 }
 
 # interrupt_resume NAME "DELAYS" OLD REF OUT CMD...: commands whose checkpoint
