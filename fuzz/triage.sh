@@ -9,21 +9,26 @@
 #             libc lies in libhdf5: a defect of the library, listed, not a failure
 #             (docs/reliability.md lists the known ones);
 #   slow      a timeout that did not recur when replayed alone (a slow input on a
-#             loaded machine): reported, not a failure.
+#             loaded machine): reported, not a failure;
+#   unattributed  an out-of-memory report of the RSS kind (no "malloc(N)"): it
+#             lists the live allocations, not what used the memory, so it
+#             names no culprit; reported, not a failure (fuzz/run.sh replays
+#             such findings with a per-allocation limit first).
 # Anything that cannot be attributed (no stack at all) counts as kadanoff's.
 
 # First stack frame of a replayed finding that is neither the sanitizer,
 # libFuzzer, libc nor the fuzz harness's abort path. ASan's interceptors of the
 # C string and memory functions may appear under the plain libc name, inside the
-# fuzz binary itself ("in strdup (.../fuzz_flow+0x...)" when libhdf5 copies an
-# unterminated name out of a damaged file): they are skipped like libc, so the
-# frame that called them decides. kadanoff defines no function whose name
-# starts with str or mem. libFuzzer's own driver (its main, its C++ operator
-# new: kadanoff has no C++) is runtime too: an out-of-memory report lists the
-# live allocations, the fuzzer's input buffers among them.
+# fuzz binary itself ("in strdup (.../fuzz_flow+0x...)", probably libhdf5
+# copying an unterminated name out of a damaged file): they are skipped like
+# libc, so the frame that called them decides. They are recognised by the
+# module in parentheses right after the name: a frame of kadanoff's own code
+# carries its source location instead ("in mem_type /src/io/h5.c:101:16"), so
+# a kadanoff function named str* or mem* still counts. libFuzzer's own driver
+# (its main, its C++ runtime: kadanoff has no C++) is runtime too.
 fuzz_first_frame() {
     grep -E '^ *#[0-9]+ 0x' "$1" |
-        grep -vE '__sanitizer|__asan|__interceptor|__lsan|__ubsan|fuzzer::|libc\.so|libstdc\+\+\.so|sysdeps/|libclang_rt| in main \(|in _*(mem|str)[a-z_0-9]* |(in (abort|raise|malloc|calloc|realloc|free) )' |
+        grep -vE '__sanitizer|__asan|__interceptor|__lsan|__ubsan|fuzzer::|__Fuzzer::|libc\.so|libstdc\+\+\.so|sysdeps/|libclang_rt| in main \(| in _*(mem|str)[a-z_0-9]* \(| in (abort|raise|malloc|calloc|realloc|free) \(' |
         head -1
 }
 
@@ -32,7 +37,9 @@ fuzz_triage() {
     kind=$(grep -m1 -oE 'ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer): [A-Za-z-]+|fuzz oracle failed|runtime error' "$replay")
     frame=$(fuzz_first_frame "$replay")
     where=$(sed -E 's/^ *#[0-9]+ 0x[0-9a-f]+ *//; s/ \(BuildId.*//' <<<"$frame")
-    if [ -z "$kind" ] && grep -qE '^Executed .* in [0-9]+ ms$' "$replay"; then
+    if [ "$kind" = "ERROR: libFuzzer: out-of-memory" ] && ! grep -q 'out-of-memory (malloc(' "$replay"; then
+        printf 'unattributed\t%s\t%s\n' "$kind" "$(grep -m1 -oE 'used: [0-9]+Mb; limit: [0-9]+Mb' "$replay")"
+    elif [ -z "$kind" ] && grep -qE '^Executed .* in [0-9]+ ms$' "$replay"; then
         ms=$(sed -nE 's/^Executed .* in ([0-9]+) ms$/\1/p' "$replay")
         printf 'slow\t-\t%s ms\n' "${ms:-?}"
     elif grep -q 'fuzz oracle failed' "$replay" || ! grep -q libhdf5 <<<"$frame"; then

@@ -71,15 +71,17 @@ check_status() {
   else bad "$1: no hint how to continue"; sed 's/^/  | /' "$T/err" | head -3; fi
 }
 
-# killed_after_last_write OLD OUT: a SIGKILL (status 137) that landed after the
-# run had replaced OUT, e.g. under ASan during the leak check at exit, or in
-# the short window between the rename of OUT (then the fsync of its
-# directory) and the removal of the checkpoint a --resume started from: OUT
-# has been replaced atomically, so it must be complete; a checkpoint left
-# beside it is stale but harmless. The caller then checks OUT's arrays against
-# the uninterrupted run.
+# killed_after_last_write OLD OUT [CKPT]: a SIGKILL (status 137) that landed
+# after the run had replaced OUT, e.g. under ASan during the leak check at
+# exit: OUT has been replaced atomically, so it must be complete, and no
+# checkpoint is left. A --resume run that started from checkpoint CKPT (a copy
+# of it) may also be killed in the short window between the rename of OUT
+# (then the fsync of its directory) and the removal of that checkpoint: then
+# the checkpoint is still there, byte-identical to CKPT (stale, harmless).
+# The caller then checks OUT's arrays against the uninterrupted run.
 killed_after_last_write() {
-  [ $rc = 137 ] && ! cmp -s "$1" "$2"
+  [ $rc = 137 ] && ! cmp -s "$1" "$2" &&
+    { [ ! -e "$2.ckpt" ] || { [ -n "${3:-}" ] && cmp -s "$3" "$2.ckpt"; }; }
 }
 
 # interrupt_resume NAME "DELAYS" OLD REF OUT CMD...: commands whose checkpoint
@@ -123,7 +125,7 @@ interrupt_resume() {
   if [ -e "$out.ckpt" ]; then
     cp "$out.ckpt" "$T/ckpt.copy"
     run_killed KILL ${resume_delay:-0.4} "$@" --resume -o "$out"
-    if killed_after_last_write "$old" "$out"; then
+    if killed_after_last_write "$old" "$out" "$T/ckpt.copy"; then
       ok # same_arrays below checks that the output is the uninterrupted result
     elif [ $rc != 0 ]; then
       cmp -s "$T/ckpt.copy" "$out.ckpt" && ok || bad "$name: the checkpoint changed"

@@ -68,10 +68,13 @@ typedef int (*kd_progress_fn)(double fraction, const char *label, void *user);
  *     with gather() and every process adds them in block order: the result
  *     depends on `block` but not on `size`.
  * Hooks (required when size > 1):
- *   sum(ctx, x, n):             x[0..n) ← Σ over processes, the same on all;
+ *   sum(ctx, x, n):             x[0..n) ← Σ over processes, the same bits on all
+ *                               (each process decides from the sum);
  *   gather(ctx, x, len, first): process p has filled rows [first[p],
  *                               first[p+1]) of len floats of x; fill the others;
- *   bcast(ctx, x, n):           x[0..n) ← rank 0's. */
+ *   bcast(ctx, x, n):           x[0..n) ← rank 0's, bit for bit (any bit pattern:
+ *                               the thermometer sends doubles and a status
+ *                               through it). */
 typedef struct {
     int rank, size;
     size_t block;
