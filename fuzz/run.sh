@@ -84,7 +84,9 @@ for t in "${targets[@]}"; do
             [ "$verdict" = unattributed ] || where="$where [an allocation over 256 MB, $(basename "$replay").256]"
         fi
         case $verdict in
-            slow) findings+="not reproduced on replay: $(basename "$a") ($where); " ;;
+            slow) # the campaign's kind (crash, timeout, oom, leak) is in the artifact's name
+                k=$(basename "$a"); k=${k#"$t"-}; k=${k%%-*}
+                findings+="not reproduced on replay: $(basename "$a") (a $k in the campaign; alone it ran cleanly in $where); " ;;
             libhdf5) findings+="libhdf5 defect: $kind $(basename "$a") at $where; " ;;
             unattributed) findings+="out-of-memory with no single large allocation (RSS $where): $(basename "$a"); " ;;
             *) findings+="KADANOFF: $kind $(basename "$a") at $where; "; status=1 ;;

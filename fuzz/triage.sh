@@ -8,8 +8,11 @@
 #   libhdf5   the first stack frame that is neither the sanitizer, libFuzzer nor
 #             libc lies in libhdf5: a defect of the library, listed, not a failure
 #             (docs/reliability.md lists the known ones);
-#   slow      a timeout that did not recur when replayed alone (a slow input on a
-#             loaded machine): reported, not a failure;
+#   slow      a finding that did not recur when replayed alone: a slow input on a
+#             loaded machine, or a crash that needs state left by the inputs
+#             before it in the campaign's process (libhdf5 keeps caches and free
+#             lists across files); reported with the campaign's kind, not a
+#             failure;
 #   unattributed  an out-of-memory report of the RSS kind (no "malloc(N)"): it
 #             lists the live allocations, not what used the memory, so it
 #             names no culprit; reported, not a failure (fuzz/run.sh replays
