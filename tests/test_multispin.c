@@ -4,7 +4,8 @@
  *  - the AVX2 kernels (with and without BMI2) and the portable kernel produce
  *    identical bits (several L, group counts, couplings, temperatures), for
  *    1 and 2 threads (rows or groups split over threads);
- *  - the tail stream reader agrees with its definition, bit by bit;
+ *  - the tail stream reader agrees with its definition, bit by bit, and so
+ *    does the chunked tail comparison (ties through every chunk forced);
  *  - one sweep from a fixed configuration has exactly the transition
  *    probabilities of the reference single-site kernel applied in checkerboard
  *    order (chi-square over all 2^16 states of a 4×4 torus), and the
@@ -133,12 +134,19 @@ static void test_portable_threads(void)
 
 /* kd_ms_tail_read and the fast window read vs the definition of the tail stream:
  * window bits 0..m-1, then the words of blocks blk+2, blk+3, ... */
-static void test_tail_stream(void)
+/* A small object (two groups) whose tail-stream functions the tests call. */
+static kd_multispin *tail_object(uint64_t seed)
 {
     kd_lattice lat = {KD_LATTICE_SQUARE, 4, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
     double T[2] = {2.0, 3.0};
-    kd_multispin *ms;
-    kd_multispin_new(&ms, &lat, T, 2, 7, 70);
+    kd_multispin *ms = NULL;
+    kd_multispin_new(&ms, &lat, T, 2, seed, 10 * seed);
+    return ms;
+}
+
+static void test_tail_stream(void)
+{
+    kd_multispin *ms = tail_object(7);
     kd_rng r;
     kd_rng_init(&r, 3, 3);
     int bad = 0;
@@ -188,8 +196,118 @@ static void test_tail_stream(void)
         }
         bad2 += kd_ms_pdep(src, mask) != want;
         bad2 += kd_ms_pext_not(w, mask) != want2;
+        bad2 += kd_ms_pext(w, ~mask) != want2;
     }
     kd_test(bad2 == 0, "portable pdep and pext agree with their definitions (%d mismatches)", bad2);
+    kd_multispin_free(ms);
+}
+
+/* kd_ms_tail_chunks against its definition, written out bit by bit: the
+ * tail stream as an explicit array, and for every undecided lane the 28 low
+ * bits of its u assembled from the chunks it drew (8, 8, 8, 4 bits; the
+ * j-th lane of those still undecided takes the j-th piece), accepted iff
+ * they are below thr's 28 low bits. Half of the trials write the thresholds'
+ * own chunks into the window, so that lanes tie through several chunks and
+ * the last chunk and the "u = thr: reject" case run (random bits reach the
+ * second chunk only with probability 2^-8). */
+static void test_tail_chunks(void)
+{
+    kd_multispin *ms = tail_object(9);
+    kd_rng r;
+    kd_rng_init(&r, 4, 4);
+    static const unsigned width[4] = {8, 8, 8, 4}, shift[4] = {20, 12, 4, 0};
+    int bad = 0;
+    long deep = 0, equal = 0; /* lanes that reached the last chunk; lanes with u = thr */
+    for (int trial = 0; trial < 4000; trial++) {
+        const size_t g = trial & 1;
+        ms->thr[g] = kd_rng_u32(&r) | 1;
+        ms->thr[ms->Gs + g] = kd_rng_u32(&r) | 1;
+        const uint64_t blk = kd_rng_u64(&r) >> 8;
+        /* undecided lanes: from one to all 64 */
+        uint64_t und = kd_rng_u64(&r);
+        for (unsigned thin = kd_rng_below(&r, 4); thin > 0; thin--)
+            und &= kd_rng_u64(&r);
+        if (trial % 50 == 0)
+            und = ~(uint64_t)0;
+        if (!und)
+            und = 1;
+        const uint64_t k8 = und & kd_rng_u64(&r);
+        unsigned n = 0, lanes[64];
+        for (unsigned l = 0; l < 64; l++)
+            if ((und >> l) & 1)
+                lanes[n++] = l;
+        /* the stream: window (m3 + m2 bits), then blocks blk+2 .. blk+15 */
+        static unsigned char bits[128 + 14 * 128];
+        const unsigned m3 = kd_rng_below(&r, 65), m2 = kd_rng_below(&r, 65), m = m3 + m2;
+        const int forced = trial & 2;
+        for (unsigned k = 0; k < m; k++)
+            bits[k] = (unsigned char)kd_rng_below(&r, 2);
+        if (forced) { /* everyone tied so far, as far as the window reaches */
+            unsigned p = 0;
+            for (unsigned c = 0; c < 4; c++)
+                for (unsigned j = 0; j < n; j++, p += width[c]) {
+                    const uint32_t thr = ms->thr[((k8 >> lanes[j]) & 1) ? g : ms->Gs + g];
+                    for (unsigned b = 0; b < width[c] && p + b < m; b++)
+                        bits[p + b] = (thr >> (shift[c] + b)) & 1;
+                }
+        }
+        uint64_t a = 0, b2 = 0;
+        for (unsigned k = 0; k < m3; k++)
+            a |= (uint64_t)bits[k] << k;
+        for (unsigned k = 0; k < m2; k++)
+            b2 |= (uint64_t)bits[m3 + k] << k;
+        for (unsigned q = 0; q < 14; q++) {
+            uint64_t w[2];
+            kd_ms_block_words(ms, g, blk + 2 + q, w);
+            for (unsigned k = 0; k < 128; k++)
+                bits[m + 128 * q + k] = (w[k / 64] >> (k % 64)) & 1;
+        }
+        uint64_t lo, hi;
+        unsigned mm;
+        kd_ms_tail_window(a, m3, b2, m2, &lo, &hi, &mm);
+        /* definition: the chunks each lane drew, then one comparison */
+        uint32_t u[64] = {0};
+        unsigned drawn[64] = {0};
+        uint64_t open = und;
+        unsigned p = 0;
+        for (unsigned c = 0; c < 4 && open; c++) {
+            uint64_t tied = 0;
+            unsigned j = 0;
+            for (unsigned l = 0; l < 64; l++) {
+                if (!((open >> l) & 1))
+                    continue;
+                uint32_t x = 0;
+                for (unsigned b = 0; b < width[c]; b++)
+                    x |= (uint32_t)bits[p + width[c] * j + b] << b;
+                j++;
+                u[l] |= x << shift[c];
+                drawn[l] = c + 1;
+                const uint32_t thr = ms->thr[((k8 >> l) & 1) ? g : ms->Gs + g];
+                if (x == ((thr >> shift[c]) & ((1u << width[c]) - 1)))
+                    tied |= (uint64_t)1 << l;
+            }
+            p += width[c] * j;
+            open = tied;
+        }
+        uint64_t want = 0;
+        for (unsigned j = 0; j < n; j++) {
+            const unsigned l = lanes[j];
+            const uint32_t thr = ms->thr[((k8 >> l) & 1) ? g : ms->Gs + g] & 0x0fffffffu;
+            /* bits below the last chunk drawn are not compared: fill them
+             * from thr, so only the drawn bits decide */
+            const unsigned low = drawn[l] == 4 ? 0 : shift[drawn[l] - 1];
+            const uint32_t ul = u[l] | (thr & ((1u << low) - 1));
+            want |= (uint64_t)(ul < thr) << l;
+            deep += drawn[l] == 4;
+            equal += ul == thr;
+        }
+        const uint64_t got = kd_ms_tail_chunks(ms, g, blk, lo, hi, mm, und, k8, 0, 0);
+        bad += got != want;
+    }
+    kd_test(bad == 0 && deep > 100 && equal > 10,
+            "chunked tail agrees with its definition in 4000 trials (%d wrong; %ld lanes reached "
+            "the last chunk, %ld had u = thr)",
+            bad, deep, equal);
     kd_multispin_free(ms);
 }
 
@@ -677,6 +795,7 @@ int main(void)
     test_kernels_identical("avx2-nobmi2");
     test_portable_threads();
     test_tail_stream();
+    test_tail_chunks();
     test_one_sweep_transition(1.0, 2.0, 1, -1);
     test_one_sweep_transition(1.0, TC, 2, 2);
     test_one_sweep_transition(1.0, 1.5, 4, 3);

@@ -23,16 +23,21 @@
  * and site:
  *   - head: bits 0-3 of u come from four fresh 64-bit words, bit r of word b
  *     for replica r (most replicas are decided by then);
- *   - tail: the replicas still undecided (U, n = |U|, typically 3-4) get their
- *     bits from the tail stream, n bits per bit position, deposited in replica
- *     order, 7 positions per step: only needed bits are drawn. The tail stream
- *     is the never-examined bits of the head words of rounds 3 and 2 (those of
+ *   - tail: the replicas still undecided (U, n = |U|, typically 3-4) compare
+ *     the remaining 28 bits in chunks of 8, 8, 8 and 4 bits, each chunk as one
+ *     integer against the same bits of thr (smaller: accept; larger: reject;
+ *     equal, probability 2^-8: the next chunk). The j-th replica of U takes
+ *     the j-th chunk-sized piece of the group's tail stream, and later chunks
+ *     continue where the previous one stopped. The tail stream is the
+ *     never-examined bits of the head words of rounds 3 and 2 (those of
  *     replicas that were already decided), packed in order, followed by fresh
  *     words if ever needed. Unexamined bits are as random as fresh ones, and
  *     which bits are reused depends only on bits already examined.
- * This draws about 4 random bits per spin update (versus ~10 when every
+ * This draws about 4 fresh random bits per spin update (versus ~10 when every
  * round of the bit-serial comparison takes a whole word until all 64 replicas
- * are decided).
+ * are decided); the tail almost always lives on reused bits, and the vector
+ * kernel decides its first chunk for four groups with a few byte-wise vector
+ * compares.
  *
  * Stream layout (Philox4x32-10, key = seed). Group g uses stream
  * `stream + g` (the upper half of the counter). Site i in half-sweep

@@ -46,7 +46,9 @@ static void build_tables(struct kd_multispin *ms)
             uint64_t thr = threshold(exp(-beta * dE[c]));
             ms->always[(size_t)c * G + g] = thr == ((uint64_t)1 << 32) ? ~(uint64_t)0 : 0;
             ms->maybe[(size_t)c * G + g] = thr > 0 && thr < ((uint64_t)1 << 32) ? ~(uint64_t)0 : 0;
-            for (unsigned b = 0; b < KD_MS_ROUNDS; b++)
+            ms->thr[(size_t)c * G + g] = ms->maybe[(size_t)c * G + g] ? (uint32_t)thr : 0;
+            ms->tbyte[(size_t)c * G + g] = ((ms->thr[(size_t)c * G + g] >> 20) & 0xff) * 0x0101010101010101ULL;
+            for (unsigned b = 0; b < KD_MS_HEAD; b++)
                 ms->pbits[((size_t)b * 2 + (size_t)c) * G + g] =
                     (thr >> (31 - b)) & 1 ? ~(uint64_t)0 : 0;
         }
@@ -104,10 +106,12 @@ kd_status kd_multispin_new(kd_multispin **out, const kd_lattice *lat, const doub
     ms->s = alloc_words(N * ms->Gs);
     ms->always = alloc_words(2 * ms->Gs);
     ms->maybe = alloc_words(2 * ms->Gs);
-    ms->pbits = alloc_words(2 * KD_MS_ROUNDS * ms->Gs);
+    ms->pbits = alloc_words(2 * KD_MS_HEAD * ms->Gs);
+    ms->thr = alloc_words(ms->Gs); /* 2·Gs 32-bit words */
+    ms->tbyte = alloc_words(2 * ms->Gs);
     ms->stream_lo = alloc_words(ms->Gs);
     ms->stream_hi = alloc_words(ms->Gs);
-    if (!ms->T || !ms->s || !ms->always || !ms->maybe || !ms->pbits || !ms->stream_lo ||
+    if (!ms->T || !ms->s || !ms->always || !ms->maybe || !ms->pbits || !ms->thr || !ms->tbyte || !ms->stream_lo ||
         !ms->stream_hi) {
         kd_multispin_free(ms);
         KD_FAIL(KD_ERR_NOMEM, "out of memory for %zu × %zu spin words", N, ngroups);
@@ -129,6 +133,8 @@ void kd_multispin_free(kd_multispin *ms)
     free(ms->always);
     free(ms->maybe);
     free(ms->pbits);
+    free(ms->thr);
+    free(ms->tbyte);
     free(ms->stream_lo);
     free(ms->stream_hi);
     free(ms);

@@ -11,9 +11,15 @@
  * Upper halves may hold garbage between rounds: only low halves are read.
  *
  * Per site the head (rounds 0-3) costs two Philox blocks per group, generated
- * for a chunk of sites at a time; the tail then runs a digit at a time over
- * the four groups in lockstep, with scalar pdep/pext per group (a group with
- * no undecided lane draws nothing, exactly as in the portable kernel). The
+ * for a chunk of sites at a time. The tail's first chunk (kd_ms_tail_chunks)
+ * is then decided for the four groups at once: pext packs each group's unused
+ * head bits into its window, whose byte j is the chunk of the j-th undecided
+ * lane, and one byte-wise compare against the thresholds' bits 27-20 decides
+ * up to 8 lanes per group; pdep puts the results back at the lanes. Ties (a
+ * byte equal to the threshold's, 5 % of the sites at T_c) and groups with
+ * more than 8 undecided lanes or too short a window (2 %) go to the scalar
+ * tail. Measured against the former 7-round bit-serial tail with pdep per
+ * round (CPU time, 1 thread, L = 256, T_c, alternating runs): 1.29×. The
  * storage is padded to whole vectors (multispin.c).
  *
  * Two variants: "avx2" uses the BMI2 instructions pdep/pext, "avx2-nobmi2"
@@ -79,6 +85,16 @@ static KD_AVX2_INLINE void round_avx2(const uint64_t *P, size_t G, unsigned b, _
 
 #define ISZERO(v) _mm256_testz_si256((v), (v))
 
+/* The scalar tail (kd_ms_tail_chunks) for a group the vector step does not
+ * finish: out of line, since it runs at a few percent of the sites. */
+__attribute__((noinline, cold)) static uint64_t tail_scalar(const struct kd_multispin *ms, size_t g,
+                                                            uint64_t blk, uint64_t lo, uint64_t hi,
+                                                            unsigned m, uint64_t und, uint64_t k8,
+                                                            unsigned c, unsigned p)
+{
+    return kd_ms_tail_chunks(ms, g, blk, lo, hi, m, und, k8, c, p);
+}
+
 /* Sites whose head words are generated in one batch: a Philox evaluation is a
  * long dependency chain, so several must be in flight to keep the vector units
  * busy. */
@@ -88,16 +104,19 @@ enum { CHUNK = 16 };
 #define KD_MS_ROW_TARGET __attribute__((target("avx2,popcnt,bmi2")))
 #define KD_MS_PDEP(src, mask) _pdep_u64((src), (mask))
 #define KD_MS_PEXT_NOT(w, u) _pext_u64((w), ~(u))
+#define KD_MS_PEXT(w, u) _pext_u64((w), (u))
 #include "ising/multispin_avx2_row.h"
 #undef KD_MS_ROW_NAME
 #undef KD_MS_ROW_TARGET
 #undef KD_MS_PDEP
 #undef KD_MS_PEXT_NOT
+#undef KD_MS_PEXT
 
 #define KD_MS_ROW_NAME row_vector_soft
 #define KD_MS_ROW_TARGET KD_AVX2
 #define KD_MS_PDEP(src, mask) kd_ms_pdep((src), (mask))
 #define KD_MS_PEXT_NOT(w, u) kd_ms_pext_not((w), (u))
+#define KD_MS_PEXT(w, u) kd_ms_pext((w), (u))
 #include "ising/multispin_avx2_row.h"
 
 static KD_AVX2 void round_keys(const struct kd_multispin *ms, philox_keys *pk)

@@ -3,12 +3,12 @@
  * multispin_avx2.c: with the BMI2 instructions pdep/pext, and with their
  * portable equivalents for CPUs where BMI2 is missing or slow. Define before
  * including: KD_MS_ROW_NAME, KD_MS_ROW_TARGET (the function attributes),
- * KD_MS_PDEP(src, mask) and KD_MS_PEXT_NOT(w, u) (= pext(w, ~u)).
+ * KD_MS_PDEP(src, mask), KD_MS_PEXT(w, u) and KD_MS_PEXT_NOT(w, u) (= pext(w, ~u)).
  *
  * Groups g..g+3 of one row: kd_ms_row_groups, four groups per vector. The head
  * blocks of a chunk of sites are generated first (several Philox chains in
- * flight); the tail digits run in lockstep over the four groups, each with its
- * own stream position (a group with no undecided lane draws nothing).
+ * flight); the tail's first chunk is decided for the four groups at once, the
+ * rare rest by the scalar tail (multispin_avx2.c).
  */
 KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const philox_keys *pk,
                                                 int y, int parity, uint64_t h, size_t g,
@@ -71,64 +71,59 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
                 used[r] = und;
                 round_avx2(P, G, r, head[j][r], k8, k4, &und, &acc);
             }
-            /* tail, a digit of four rounds at a time (kd_ms_decide); the four
-             * groups in lockstep, each with its own stream position */
+            /* tail, first chunk (kd_ms_tail_chunks) for the four groups at once:
+             * the j-th undecided lane of group k takes byte j of its window
+             * (64-bit lane k of F) and compares it, as an unsigned byte, with
+             * its class's threshold bits 27-20 (T) */
             if (!ISZERO(und)) {
                 const uint64_t blk = kd_ms_site_block(ms, h, i);
-                uint64_t lo[4], hi[4], u3[4], u2[4], w3[4], w2[4];
-                unsigned m[4];
+                uint64_t uk[4], ks[4], lo[4], hi[4], u3[4], u2[4], w3[4], w2[4], cls[4], ak[4];
+                unsigned m[4], n[4], valid = 0, crowded = 0;
+                STORE(uk, und);
+                STORE(ks, k8);
                 STORE(u3, used[3]);
                 STORE(u2, used[2]);
                 STORE(w3, head[j][3]);
                 STORE(w2, head[j][2]);
 #pragma GCC unroll 4
-                for (int k = 0; k < 4; k++)
+                for (int k = 0; k < 4; k++) {
                     kd_ms_tail_window(KD_MS_PEXT_NOT(w3[k], u3[k]), 64 - (unsigned)_mm_popcnt_u64(u3[k]),
                                       KD_MS_PEXT_NOT(w2[k], u2[k]), 64 - (unsigned)_mm_popcnt_u64(u2[k]),
                                       &lo[k], &hi[k], &m[k]);
-                unsigned p[4] = {0, 0, 0, 0};
-                for (unsigned r = KD_MS_HEAD; r < KD_MS_ROUNDS && !ISZERO(und); r += KD_MS_DIGIT) {
-                    uint64_t uk[4], src[4];
-                    unsigned n[4];
-                    int fast = 1;
-                    STORE(uk, und);
-#pragma GCC unroll 4
-                    for (int k = 0; k < 4; k++) {
-                        n[k] = (unsigned)_mm_popcnt_u64(uk[k]);
-                        fast &= p[k] + KD_MS_DIGIT * n[k] <= m[k] && KD_MS_DIGIT * n[k] <= 64;
-                        src[k] = p[k] < 128 ? kd_ms_take128(lo[k], hi[k], p[k]) : 0; /* used if fast */
-                    }
-                    if (fast) {
-                        /* usual case: each group's digit bits in one read of its window;
-                         * round d takes the d-th n bits */
-#pragma GCC unroll 8
-                        for (int d = 0; d < KD_MS_DIGIT; d++) {
-                            const __m256i w = _mm256_set_epi64x(
-                                (long long)KD_MS_PDEP(src[3] >> ((unsigned)d * n[3]), uk[3]),
-                                (long long)KD_MS_PDEP(src[2] >> ((unsigned)d * n[2]), uk[2]),
-                                (long long)KD_MS_PDEP(src[1] >> ((unsigned)d * n[1]), uk[1]),
-                                (long long)KD_MS_PDEP(src[0] >> ((unsigned)d * n[0]), uk[0]));
-                            round_avx2(P, G, r + (unsigned)d, w, k8, k4, &und, &acc);
-                        }
-                    } else {
-                        uint64_t dw[KD_MS_DIGIT][4];
-                        for (int k = 0; k < 4; k++)
-                            for (int d = 0; d < KD_MS_DIGIT; d++) {
-                                const unsigned q = p[k] + (unsigned)d * n[k];
-                                dw[d][k] = KD_MS_PDEP(q + n[k] <= m[k] ? kd_ms_take128(lo[k], hi[k], q)
-                                                                       : kd_ms_tail_read(ms, g + (size_t)k, blk,
-                                                                                         lo[k], hi[k], m[k], q),
-                                                      uk[k]);
-                            }
-                        for (int d = 0; d < KD_MS_DIGIT; d++)
-                            round_avx2(P, G, r + (unsigned)d,
-                                       _mm256_set_epi64x((long long)dw[d][3], (long long)dw[d][2],
-                                                         (long long)dw[d][1], (long long)dw[d][0]),
-                                       k8, k4, &und, &acc);
-                    }
-                    for (int k = 0; k < 4; k++)
-                        p[k] += KD_MS_DIGIT * n[k];
+                    n[k] = (unsigned)_mm_popcnt_u64(uk[k]);
+                    cls[k] = KD_MS_PEXT(ks[k], uk[k]); /* bit j: the j-th lane is of class 0 */
+                    /* more than 8 lanes, or fewer than 8 n window bits: not here */
+                    if (n[k] > 8 || 8 * n[k] > m[k])
+                        crowded |= 1u << k;
+                    else
+                        valid |= ((1u << n[k]) - 1) << (8 * k);
                 }
+                const __m256i F = _mm256_set_epi64x((long long)lo[3], (long long)lo[2], (long long)lo[1],
+                                                    (long long)lo[0]);
+                /* byte j of lane k: all ones if bit j of cls[k] is set */
+                const __m256i C = _mm256_set_epi64x((long long)cls[3], (long long)cls[2], (long long)cls[1],
+                                                    (long long)cls[0]);
+                const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+                const __m256i byte0 = _mm256_set_epi64x(0x0808080808080808LL, 0, 0x0808080808080808LL, 0);
+                const __m256i c0 = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(C, byte0), bit), bit);
+                const __m256i T = _mm256_blendv_epi8(LOAD(ms->tbyte + G + g), LOAD(ms->tbyte + g), c0);
+                /* x < t  <=>  t - x (saturating) != 0 */
+                const unsigned lt = ~(unsigned)_mm256_movemask_epi8(
+                    _mm256_cmpeq_epi8(_mm256_subs_epu8(T, F), _mm256_setzero_si256()));
+                const unsigned tie = (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(T, F)) & valid;
+#pragma GCC unroll 4
+                for (int k = 0; k < 4; k++)
+                    ak[k] = KD_MS_PDEP(lt >> (8 * k), uk[k]); /* bits beyond n[k] are not deposited */
+                if (crowded | tie) /* rare: the scalar tail for those groups */
+                    for (int k = 0; k < 4; k++) {
+                        if (crowded >> k & 1)
+                            ak[k] = tail_scalar(ms, g + (size_t)k, blk, lo[k], hi[k], m[k], uk[k], ks[k], 0, 0);
+                        else if ((tie >> (8 * k)) & 0xff)
+                            ak[k] |= tail_scalar(ms, g + (size_t)k, blk, lo[k], hi[k], m[k],
+                                                 KD_MS_PDEP(tie >> (8 * k), uk[k]), ks[k], 1, 8 * n[k]);
+                    }
+                acc = _mm256_or_si256(acc, _mm256_set_epi64x((long long)ak[3], (long long)ak[2], (long long)ak[1],
+                                                             (long long)ak[0]));
             }
             flip = _mm256_or_si256(flip, acc);
             STORE(si, _mm256_xor_si256(sv, flip));

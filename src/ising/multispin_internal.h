@@ -8,14 +8,16 @@
 
 #include "kadanoff/multispin.h"
 
-/* Bit-serial rounds of one decision (u and thr have 32 bits); the first
- * KD_MS_HEAD of them take whole words from the site's own Philox blocks, the
- * later ones come KD_MS_DIGIT at a time from the site's tail stream. */
-#ifndef KD_MS_DIGIT
-#define KD_MS_DIGIT 7 /* one digit decides a lane with probability 1 - 2^-7 */
-#endif
-enum { KD_MS_ROUNDS = 32, KD_MS_HEAD = 4 };
-_Static_assert((KD_MS_ROUNDS - KD_MS_HEAD) % KD_MS_DIGIT == 0, "digits must end at round 32");
+/* One decision compares a private uniform 32-bit u with the class's threshold
+ * thr (accept iff u < thr), most significant bits first. The head: the first
+ * KD_MS_HEAD bits, one round each, take whole words from the site's own Philox
+ * blocks (bit r of the word for lane r). The tail: the remaining 28 bits, in
+ * KD_MS_CHUNKS chunks of 8, 8, 8 and 4 bits, each compared as one integer by
+ * the lanes still undecided, with bits from the site's tail stream
+ * (kd_ms_tail_chunks). */
+enum { KD_MS_HEAD = 4, KD_MS_CHUNKS = 4 };
+static inline unsigned kd_ms_chunk_width(unsigned c) { return c < 3 ? 8 : 4; }
+static inline unsigned kd_ms_chunk_shift(unsigned c) { return c < 3 ? 20 - 8 * c : 0; }
 
 struct kd_multispin;
 /* Update the sites of one parity in row y during half-sweep h, for groups
@@ -45,8 +47,13 @@ struct kd_multispin {
     /* Per group and class c: always[c·Gs + g] = ~0 if the move is always accepted
      * (threshold 2^32), maybe[c·Gs + g] = ~0 if it needs random bits (0 < thr <
      * 2^32); neither: never accepted. pbits[(b·2 + c)·Gs + g] = ~0 if bit 31 - b of
-     * the 32-bit threshold is set (round b compares that bit). */
+     * the 32-bit threshold is set (head round b < KD_MS_HEAD compares that bit). */
     uint64_t *always, *maybe, *pbits;
+    /* thr[c·Gs + g]: the 32-bit threshold of class c (0 when never or always
+     * accepted); tbyte[c·Gs + g]: its bits 27-20 (the tail's first chunk)
+     * repeated in all eight bytes, for the vector kernel's bytewise compare. */
+    uint32_t *thr;
+    uint64_t *tbyte;
     /* The two 32-bit halves of each group's stream number, for vector loads. */
     uint64_t *stream_lo, *stream_hi;
     uint64_t afm;         /* 0 for J >= 0, ~0 for J < 0 (a bond is unsatisfied when parallel) */
@@ -77,7 +84,7 @@ extern const kd_ms_kernel kd_ms_kernel_avx2, kd_ms_kernel_avx2_soft;
 #endif
 
 /* Philox blocks per site and half-sweep: 2 head blocks and up to 14 tail
- * blocks (the tail draws at most 28 rounds × 64 bits = 28 words). Site i in
+ * blocks (the tail draws at most 28 bits for each of 64 lanes = 28 words). Site i in
  * half-sweep h owns blocks 16 (h N/2 + i/2) + q, q = 0..15 (the lower half of
  * the counter; see kadanoff/multispin.h). Start configurations use indices
  * >= 2^63. Decision classes: class 0 = no unsatisfied bond (ΔE = 8|J|),
@@ -152,6 +159,16 @@ static inline uint64_t kd_ms_take128(uint64_t lo, uint64_t hi, unsigned p)
 uint64_t kd_ms_tail_read(const struct kd_multispin *ms, size_t g, uint64_t blk, uint64_t lo,
                          uint64_t hi, unsigned m, unsigned p);
 
+/* pext(w, u): the bits of w at the set bits of u, packed downwards in order
+ * (the BMI2 instruction pext); u is sparse here. */
+static inline uint64_t kd_ms_pext(uint64_t w, uint64_t u)
+{
+    uint64_t r = 0;
+    for (unsigned i = 0; u; u &= u - 1, i++)
+        r |= ((w >> __builtin_ctzll(u)) & 1) << i;
+    return r;
+}
+
 /* pext(w, ~u): the bits of w outside the set bits of u, packed downwards in
  * order (the BMI2 instruction pext with the mask ~u). u is sparse here: each
  * of its bits, from the highest, is deleted by shifting the bits above it down. */
@@ -188,15 +205,61 @@ static inline void kd_ms_round(const uint64_t *P, size_t G, unsigned b, uint64_t
     *und &= ~(w ^ pb);
 }
 
+/* `width` (<= 8) bits of the tail stream from position q, as an integer whose
+ * least significant bit is the stream's bit q. */
+static inline unsigned kd_ms_tail_bits(const struct kd_multispin *ms, size_t g, uint64_t blk,
+                                       uint64_t lo, uint64_t hi, unsigned m, unsigned q,
+                                       unsigned width)
+{
+    const uint64_t x = q + width <= m ? kd_ms_take128(lo, hi, q) : kd_ms_tail_read(ms, g, blk, lo, hi, m, q);
+    return (unsigned)x & ((1u << width) - 1);
+}
+
+/* The tail of the decisions of group g at a site whose blocks start at blk,
+ * from chunk c on, with the tail stream's bits before position p already
+ * drawn: returns the accepted lanes among `und` (lanes in k8 are of class 0,
+ * the others of class 1). The window lo, hi holds the stream's first m bits.
+ *
+ * Chunk c (width w = 8, 8, 8, 4) holds bits s = 20, 12, 4, 0 up of the 28 tail
+ * bits of u. With U the lanes still undecided (in lane order) and n = |U|,
+ * the j-th lane of U takes stream bits p + w j .. p + w j + w - 1 as its w-bit
+ * integer x and compares it with t = (thr >> s) mod 2^w: x < t accepts, x > t
+ * rejects, x = t leaves the lane undecided for the next chunk; then p grows
+ * by w n. Each lane's bits are its own and fresh, so u is uniform and the
+ * decision is exactly u < thr. A chunk decides a lane with probability
+ * 1 - 2^-w: the first one almost always ends the site (the vector kernel does
+ * it for four groups at once and calls this only for ties and crowded
+ * groups). At most 28 bits per lane are drawn: 1792 per group and site. */
+static inline uint64_t kd_ms_tail_chunks(const struct kd_multispin *ms, size_t g, uint64_t blk,
+                                         uint64_t lo, uint64_t hi, unsigned m, uint64_t und,
+                                         uint64_t k8, unsigned c, unsigned p)
+{
+    const size_t G = ms->Gs; /* table stride */
+    uint64_t acc = 0;
+    for (; und && c < KD_MS_CHUNKS; c++) {
+        const unsigned w = kd_ms_chunk_width(c), s = kd_ms_chunk_shift(c), mask = (1u << w) - 1;
+        const unsigned t8 = (ms->thr[g] >> s) & mask, t4 = (ms->thr[G + g] >> s) & mask;
+        uint64_t tied = 0;
+        unsigned j = 0;
+        for (uint64_t rest = und; rest; rest &= rest - 1, j++) {
+            const uint64_t lane = rest & (0 - rest);
+            const unsigned x = kd_ms_tail_bits(ms, g, blk, lo, hi, m, p + w * j, w);
+            const unsigned t = (k8 & lane) ? t8 : t4;
+            if (x < t)
+                acc |= lane;
+            else if (x == t)
+                tied |= lane;
+        }
+        p += w * j;
+        und = tied;
+    }
+    return acc; /* lanes still undecided have u = thr: rejected */
+}
+
 /* The portable decision for group g at a site whose blocks start at blk:
  * lanes k8 (class 0) and k4 (class 1) need random bits; returns the accepted
- * lanes. Rounds 0-3 (the head) take the four words of head blocks blk, blk+1.
- * The tail then proceeds a digit of D = KD_MS_DIGIT rounds at a time: with U
- * the undecided lanes and n = |U|, round d of the digit (d = 0..D-1) gets the
- * tail-stream bits p + d n .. p + d n + n - 1 deposited at the lanes of U in
- * order (pdep), where p counts the bits drawn so far; then the D rounds run
- * and p grows by D n. So the tail draws bits only for lanes undecided at the
- * start of a digit, and one digit almost always finishes the site. */
+ * lanes. Rounds 0-3 (the head) take the four words of head blocks blk, blk+1;
+ * the lanes still undecided then go through the tail (kd_ms_tail_chunks). */
 static inline uint64_t kd_ms_decide(const struct kd_multispin *ms, size_t g, uint64_t blk,
                                     uint64_t k8, uint64_t k4)
 {
@@ -212,34 +275,10 @@ static inline uint64_t kd_ms_decide(const struct kd_multispin *ms, size_t g, uin
     if (!und)
         return acc;
     uint64_t lo, hi;
-    unsigned m, p = 0;
+    unsigned m;
     kd_ms_tail_window(kd_ms_pext_not(w[3], used[3]), 64 - kd_ms_popcount(used[3]),
                       kd_ms_pext_not(w[2], used[2]), 64 - kd_ms_popcount(used[2]), &lo, &hi, &m);
-    for (unsigned b = KD_MS_HEAD; und && b < KD_MS_ROUNDS; b += KD_MS_DIGIT) {
-        const unsigned n = kd_ms_popcount(und);
-        uint64_t d[KD_MS_DIGIT] = {0};
-        if (p + KD_MS_DIGIT * n <= m && KD_MS_DIGIT * n <= 64) {
-            /* usual case: the digit's bits in one read; lane k of U (in order)
-             * gets bits k, n + k, 2n + k, ... of it (pdep of each plane) */
-            const uint64_t src = kd_ms_take128(lo, hi, p);
-            uint64_t rest = und;
-            for (unsigned k = 0; rest; k++, rest &= rest - 1) {
-                const uint64_t lane = rest & (0 - rest);
-                for (unsigned j = 0; j < KD_MS_DIGIT; j++)
-                    d[j] |= lane & (0 - ((src >> (j * n + k)) & 1));
-            }
-        } else {
-            for (unsigned j = 0; j < KD_MS_DIGIT; j++) {
-                const unsigned q = p + j * n;
-                d[j] = kd_ms_pdep(q + n <= m ? kd_ms_take128(lo, hi, q) : kd_ms_tail_read(ms, g, blk, lo, hi, m, q),
-                                  und);
-            }
-        }
-        p += KD_MS_DIGIT * n;
-        for (unsigned k = 0; k < KD_MS_DIGIT; k++)
-            kd_ms_round(P, G, b + k, d[k], k8, k4, &und, &acc);
-    }
-    return acc; /* lanes undecided after 32 rounds have u = thr: rejected */
+    return acc | kd_ms_tail_chunks(ms, g, blk, lo, hi, m, und, k8, 0, 0);
 }
 
 /* One site of group g with the portable logic: returns the new spin word. */
