@@ -268,7 +268,7 @@ static void test_tail_chunks(void)
         /* definition: the chunks each lane drew, then one comparison */
         uint32_t u[64] = {0};
         unsigned drawn[64] = {0};
-        uint64_t open = und;
+        uint64_t open = und, tied0 = 0;
         unsigned p = 0;
         for (unsigned c = 0; c < 4 && open; c++) {
             uint64_t tied = 0;
@@ -288,6 +288,8 @@ static void test_tail_chunks(void)
             }
             p += width[c] * j;
             open = tied;
+            if (c == 0)
+                tied0 = tied;
         }
         uint64_t want = 0;
         for (unsigned j = 0; j < n; j++) {
@@ -303,6 +305,8 @@ static void test_tail_chunks(void)
         }
         const uint64_t got = kd_ms_tail_chunks(ms, g, blk, lo, hi, mm, und, k8, 0, 0);
         bad += got != want;
+        /* the vector kernel's entry for lanes tied in the first chunk */
+        bad += kd_ms_tail_chunks(ms, g, blk, lo, hi, mm, tied0, k8, 1, 8 * n) != (want & tied0);
     }
     kd_test(bad == 0 && deep > 100 && equal > 10,
             "chunked tail agrees with its definition in 4000 trials (%d wrong; %ld lanes reached "

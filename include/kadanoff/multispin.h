@@ -16,13 +16,13 @@
  * with one 4|J|; every other move is accepted without randomness. For the two
  * costly classes, replica r compares a private uniform 32-bit number u with
  * the same 32-bit threshold thr = floor(e^{-βΔE} · 2^32) as kd_sampler
- * (accept iff u < thr), bit-serially from the most significant bit, and is
- * decided at the first bit where u and thr differ (after two bits on average;
- * u = thr after 32 bits rejects). So the acceptance probability is exactly
- * kd_sampler's, and each replica's bits are its own. Per group (64 replicas)
- * and site:
- *   - head: bits 0-3 of u come from four fresh 64-bit words, bit r of word b
- *     for replica r (most replicas are decided by then);
+ * (accept iff u < thr), from the most significant bits down: it is decided
+ * where u and thr first differ, and u = thr rejects. So the acceptance
+ * probability is exactly kd_sampler's, and each replica's bits are its own.
+ * Per group (64 replicas) and site:
+ *   - head: bits 31-28 of u, compared one at a time, come from four fresh
+ *     64-bit words, bit r of word b for replica r (a bit decides a replica
+ *     with probability 1/2, so 15 in 16 are decided by then);
  *   - tail: the replicas still undecided (U, n = |U|, typically 3-4) compare
  *     the remaining 28 bits in chunks of 8, 8, 8 and 4 bits, each chunk as one
  *     integer against the same bits of thr (smaller: accept; larger: reject;
@@ -36,7 +36,7 @@
  * This draws about 4 fresh random bits per spin update (versus ~10 when every
  * round of the bit-serial comparison takes a whole word until all 64 replicas
  * are decided); the tail almost always lives on reused bits, and the vector
- * kernel decides its first chunk for four groups with a few byte-wise vector
+ * kernel decides its first chunk for four groups with byte-wise vector
  * compares.
  *
  * Stream layout (Philox4x32-10, key = seed). Group g uses stream

@@ -14,11 +14,10 @@
  * for a chunk of sites at a time. The tail's first chunk (kd_ms_tail_chunks)
  * is then decided for the four groups at once: pext packs each group's unused
  * head bits into its window, whose byte j is the chunk of the j-th undecided
- * lane, and one byte-wise compare against the thresholds' bits 27-20 decides
- * up to 8 lanes per group; pdep puts the results back at the lanes. Ties (a
- * byte equal to the threshold's: 5 % of the sites at T_c) and groups with
- * more than 8 undecided lanes or too short a window (2 % of the sites) go to
- * the scalar tail. Measured against the former 7-round bit-serial tail with pdep per
+ * lane, and byte-wise compares against the thresholds' bits 27-20 decide up
+ * to 8 lanes per group; pdep puts the results back at the lanes. Ties (a byte
+ * equal to the threshold's: 5 % of the sites at T_c) and groups with more
+ * than 8 undecided lanes (2-3 % of the sites) go to the scalar tail. Measured against the former 7-round bit-serial tail with pdep per
  * round (CPU time, 1 thread, L = 256, T_c, alternating runs): 1.29×. The
  * storage is padded to whole vectors (multispin.c).
  *

@@ -93,7 +93,9 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
                                       &lo[k], &hi[k], &m[k]);
                     n[k] = (unsigned)_mm_popcnt_u64(uk[k]);
                     cls[k] = KD_MS_PEXT(ks[k], uk[k]); /* bit j: the j-th lane is of class 0 */
-                    /* more than 8 lanes, or fewer than 8 n window bits: not here */
+                    /* more than 8 lanes: not here. (A window shorter than 8 n bits
+                     * would need more than 64 lanes undecided in rounds 2 and 3
+                     * together, which does not happen in practice: a guard.) */
                     if (n[k] > 8 || 8 * n[k] > m[k])
                         crowded |= 1u << k;
                     else
