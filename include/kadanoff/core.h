@@ -88,7 +88,7 @@ typedef struct {
 void kd_set_threads(int nthreads);
 int kd_get_threads(void);
 
-/* The library version string, e.g. "0.1.0". */
+/* The library version string, e.g. "0.2.0". */
 const char *kd_version(void);
 
 #ifdef __cplusplus
