@@ -28,8 +28,7 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
     const __m256i slo = LOAD(ms->stream_lo + g), shi = LOAD(ms->stream_hi + g);
     const uint64_t *P = ms->pbits + g;
     __m256i head[CHUNK][4]; /* words of the head blocks q = 0, 1 of each site */
-    uint64_t count = 0;
-    __m256i vcount = _mm256_setzero_si256();
+    __m256i vcount = _mm256_setzero_si256(); /* accepted flips, per group */
     const int x0 = (y + parity) & 1, nsites = (L - x0 + 1) / 2;
     for (int j0 = 0; j0 < nsites; j0 += CHUNK) {
         const int nj = nsites - j0 < CHUNK ? nsites - j0 : CHUNK;
@@ -140,8 +139,7 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
             vcount = _mm256_add_epi64(vcount, _mm256_sad_epu8(pc, _mm256_setzero_si256()));
         }
     }
-    count += (uint64_t)_mm256_extract_epi64(vcount, 0) + (uint64_t)_mm256_extract_epi64(vcount, 1) +
-             (uint64_t)_mm256_extract_epi64(vcount, 2) + (uint64_t)_mm256_extract_epi64(vcount, 3);
-    *accepted += count;
+    *accepted += (uint64_t)_mm256_extract_epi64(vcount, 0) + (uint64_t)_mm256_extract_epi64(vcount, 1) +
+                 (uint64_t)_mm256_extract_epi64(vcount, 2) + (uint64_t)_mm256_extract_epi64(vcount, 3);
 }
 
