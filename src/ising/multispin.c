@@ -46,8 +46,9 @@ static void build_tables(struct kd_multispin *ms)
             uint64_t thr = threshold(exp(-beta * dE[c]));
             ms->always[(size_t)c * G + g] = thr == ((uint64_t)1 << 32) ? ~(uint64_t)0 : 0;
             ms->maybe[(size_t)c * G + g] = thr > 0 && thr < ((uint64_t)1 << 32) ? ~(uint64_t)0 : 0;
-            ms->thr[(size_t)c * G + g] = ms->maybe[(size_t)c * G + g] ? (uint32_t)thr : 0;
-            ms->tbyte[(size_t)c * G + g] = ((ms->thr[(size_t)c * G + g] >> 20) & 0xff) * 0x0101010101010101ULL;
+            const uint32_t t32 = ms->maybe[(size_t)c * G + g] ? (uint32_t)thr : 0;
+            ms->thr[(size_t)c * G + g] = t32;
+            ms->tbyte[(size_t)c * G + g] = ((t32 >> 20) & 0xff) * 0x0101010101010101ULL;
             for (unsigned b = 0; b < KD_MS_HEAD; b++)
                 ms->pbits[((size_t)b * 2 + (size_t)c) * G + g] =
                     (thr >> (31 - b)) & 1 ? ~(uint64_t)0 : 0;
@@ -111,8 +112,8 @@ kd_status kd_multispin_new(kd_multispin **out, const kd_lattice *lat, const doub
     ms->tbyte = alloc_words(2 * ms->Gs);
     ms->stream_lo = alloc_words(ms->Gs);
     ms->stream_hi = alloc_words(ms->Gs);
-    if (!ms->T || !ms->s || !ms->always || !ms->maybe || !ms->pbits || !ms->thr || !ms->tbyte || !ms->stream_lo ||
-        !ms->stream_hi) {
+    if (!ms->T || !ms->s || !ms->always || !ms->maybe || !ms->pbits || !ms->thr || !ms->tbyte ||
+        !ms->stream_lo || !ms->stream_hi) {
         kd_multispin_free(ms);
         KD_FAIL(KD_ERR_NOMEM, "out of memory for %zu × %zu spin words", N, ngroups);
     }

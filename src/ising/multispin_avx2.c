@@ -17,9 +17,10 @@
  * lane, and byte-wise compares against the thresholds' bits 27-20 decide up
  * to 8 lanes per group; pdep puts the results back at the lanes. Ties (a byte
  * equal to the threshold's: 5 % of the sites at T_c) and groups with more
- * than 8 undecided lanes (2-3 % of the sites) go to the scalar tail. Measured against the former 7-round bit-serial tail with pdep per
- * round (CPU time, 1 thread, L = 256, T_c, alternating runs): 1.29×. The
- * storage is padded to whole vectors (multispin.c).
+ * than 8 undecided lanes (2-3 % of the sites) go to the scalar tail.
+ * Measured against the former 7-round bit-serial tail with pdep per round
+ * (CPU time, 1 thread, L = 256, T_c, alternating runs): 1.29×. The storage is
+ * padded to whole vectors (multispin.c).
  *
  * Two variants: "avx2" uses the BMI2 instructions pdep/pext, "avx2-nobmi2"
  * their portable equivalents (for CPUs without BMI2 or where it is microcoded,
