@@ -36,6 +36,25 @@ else
   fail=$((fail+1)); echo "FAIL: export of the sampled files"
 fi
 
+# the default algorithm: multispin for many chains of a small periodic square
+# lattice (kd_sample_default_algorithm), wolff otherwise, metropolis with a field
+algo_of() { "$K" info "$1" 2>/dev/null | grep -o "algorithm[^,;]*" | head -1; }
+"$K" sample -L 8 --temps 2.5 -n 256 --chains 256 --seed 3 -q -o "$T/auto1.h5" &&
+  algo_of "$T/auto1.h5" | grep -q multispin && ok=1 || ok=0
+if [ $ok = 1 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: 256 chains, L = 8: not multispin ($(algo_of "$T/auto1.h5"))"; fi
+"$K" sample -L 8 --temps 2.5 -n 255 --chains 255 --seed 3 -q -o "$T/auto2.h5" &&
+  algo_of "$T/auto2.h5" | grep -q wolff && ok=1 || ok=0
+if [ $ok = 1 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: 255 chains: not wolff ($(algo_of "$T/auto2.h5"))"; fi
+"$K" sample -L 8 --boundary open --temps 2.5 -n 256 --chains 256 --seed 3 -q -o "$T/auto3.h5" &&
+  algo_of "$T/auto3.h5" | grep -q wolff && ok=1 || ok=0
+if [ $ok = 1 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: open boundary, 256 chains: not wolff ($(algo_of "$T/auto3.h5"))"; fi
+"$K" sample -L 8 --temps 2.5 -n 256 --chains 256 --algorithm metropolis --seed 3 -q -o "$T/auto4.h5" &&
+  algo_of "$T/auto4.h5" | grep -q metropolis && ok=1 || ok=0
+if [ $ok = 1 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: --algorithm metropolis not kept ($(algo_of "$T/auto4.h5"))"; fi
+"$K" sample -L 8 --field 0.2 --temps 2.5 -n 256 --chains 256 --seed 3 -q -o "$T/auto5.h5" &&
+  algo_of "$T/auto5.h5" | grep -q metropolis && ok=1 || ok=0
+if [ $ok = 1 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: field, 256 chains: not metropolis ($(algo_of "$T/auto5.h5"))"; fi
+
 # an existing file survives a failed run that targets it
 cp "$T/t1.h5" "$T/keep.h5"
 check "failing run keeps old file" 2 "unknown algorithm" -- "$K" sample --temps 1 --algorithm x -o "$T/keep.h5"

@@ -336,8 +336,38 @@ static void test_partial(void)
     }
 }
 
+/* kd_sample_default_algorithm: each condition of the multispin rule on its own. */
+static void test_default_algorithm(void)
+{
+    const kd_lattice sq = {KD_LATTICE_SQUARE, 64, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
+    kd_lattice l;
+    int bad = 0;
+    bad += kd_sample_default_algorithm(&sq, 256) != KD_ALGO_MULTISPIN;
+    bad += kd_sample_default_algorithm(&sq, 1000000) != KD_ALGO_MULTISPIN;
+    bad += kd_sample_default_algorithm(&sq, 255) != KD_ALGO_WOLFF;
+    bad += kd_sample_default_algorithm(&sq, 1) != KD_ALGO_WOLFF;
+    l = sq, l.L = 256;
+    bad += kd_sample_default_algorithm(&l, 256) != KD_ALGO_MULTISPIN;
+    l = sq, l.L = 258;
+    bad += kd_sample_default_algorithm(&l, 256) != KD_ALGO_WOLFF;
+    l = sq, l.L = 63;
+    bad += kd_sample_default_algorithm(&l, 256) != KD_ALGO_WOLFF;
+    l = sq, l.boundary = KD_BOUNDARY_OPEN;
+    bad += kd_sample_default_algorithm(&l, 256) != KD_ALGO_WOLFF;
+    l = sq, l.kind = KD_LATTICE_CHAIN;
+    bad += kd_sample_default_algorithm(&l, 256) != KD_ALGO_WOLFF;
+    l = sq, l.J = -1.0; /* antiferromagnet: multispin handles any J */
+    bad += kd_sample_default_algorithm(&l, 256) != KD_ALGO_MULTISPIN;
+    l = sq, l.field = 0.1;
+    bad += kd_sample_default_algorithm(&l, 256) != KD_ALGO_METROPOLIS;
+    bad += kd_sample_default_algorithm(&l, 1) != KD_ALGO_METROPOLIS;
+    kd_test(bad == 0, "default algorithm: multispin only for >= 256 chains of a periodic square "
+                      "lattice with even L <= 256 and h = 0 (%d wrong)", bad);
+}
+
 int main(void)
 {
+    test_default_algorithm();
     test_threads_identical();
     test_split();
     test_partial();

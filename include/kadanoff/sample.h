@@ -89,6 +89,20 @@ typedef struct {
  * 1000 samples, seed 1, auto burn-in (cap 10^6 sweeps) and interval. */
 void kd_sample_params_init(kd_sample_params *p);
 
+/* The algorithm `kadanoff sample` uses when none is given: multispin when
+ * many chains of one small lattice are asked for (chains >= 256, a periodic
+ * square lattice with even L <= 256, h = 0), else Wolff, or Metropolis when
+ * h != 0. Why these bounds (2 cores, T_c, bench/RESULTS.md): 256 chains fill
+ * one AVX2 vector of four 64-replica groups. Independent samples per second,
+ * all chains together, = flips/s / (N · 2 τ_int): at L = 64 the multi-spin
+ * kernel (~10 flips/ns, Metropolis τ_int ≈ 43 sweeps) gives ~28k/s against
+ * Wolff's 2.4-3k/s, at L = 256 (τ_int ≈ 550) 140/s against 70-100/s. Beyond,
+ * Metropolis' critical slowing down (τ_int ∝ L^z, z ≈ 2.17, against ≈ 0.25
+ * for Wolff) hands T_c to Wolff: at L = 512 about 8/s against 24/s
+ * (extrapolated with these exponents). Away from T_c Metropolis decorrelates
+ * fast and multispin wins by more. */
+kd_algorithm kd_sample_default_algorithm(const kd_lattice *lat, int chains);
+
 /* Run the sampling and build a dataset with its per-temperature summary.
  * Rows are ordered by temperature (as given), then chain, then time. */
 kd_status kd_sample(const kd_sample_params *p, kd_dataset **out);

@@ -17,6 +17,16 @@
 #include "kadanoff/rng.h"
 #include "kadanoff/sample.h"
 
+kd_algorithm kd_sample_default_algorithm(const kd_lattice *lat, int chains)
+{
+    if (lat->field != 0)
+        return KD_ALGO_METROPOLIS;
+    if (chains >= 256 && lat->kind == KD_LATTICE_SQUARE && lat->boundary == KD_BOUNDARY_PERIODIC &&
+        lat->L % 2 == 0 && lat->L <= 256)
+        return KD_ALGO_MULTISPIN;
+    return KD_ALGO_WOLFF;
+}
+
 void kd_sample_params_init(kd_sample_params *p)
 {
     memset(p, 0, sizeof *p);

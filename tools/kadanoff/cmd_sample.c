@@ -29,7 +29,9 @@ static void usage(FILE *f)
         "  -n, --samples N          configurations per temperature (default 1000)\n"
         "  --chains C               independent chains per temperature (default 1)\n"
         "  --algorithm A            metropolis | heatbath | wolff | multispin\n"
-        "                           (default wolff, or metropolis when --field is nonzero);\n"
+        "                           (default: multispin for --chains >= 256 on a periodic\n"
+        "                           square lattice with even L <= 256 and h = 0; else\n"
+        "                           wolff, or metropolis when --field is nonzero);\n"
         "                           for wolff a sweep is N flipped spins on average;\n"
         "                           multispin: Metropolis on 64 bit-packed replicas per\n"
         "                           word (AVX2), each with its own random numbers; the\n"
@@ -312,7 +314,7 @@ int cmd_sample(int argc, char **argv)
         return cli_usage_error(cmd, "-L must be at most %d for the square lattice",
                                KD_LATTICE_MAX_L_SQUARE);
     if (!have_algo)
-        p.algorithm = p.lattice.field == 0 ? KD_ALGO_WOLFF : KD_ALGO_METROPOLIS;
+        p.algorithm = kd_sample_default_algorithm(&p.lattice, p.chains);
     if (p.algorithm == KD_ALGO_WOLFF && p.lattice.field != 0)
         return cli_usage_error(cmd, "--algorithm wolff needs --field 0; use metropolis or heatbath");
     if (p.symmetrize && p.lattice.field != 0)
