@@ -55,6 +55,12 @@ if [ $ok = 1 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: --algo
   algo_of "$T/auto5.h5" | grep -q metropolis && ok=1 || ok=0
 if [ $ok = 1 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: field, 256 chains: not metropolis ($(algo_of "$T/auto5.h5"))"; fi
 
+# multispin has one burn-in for all replicas: one warning per temperature, not one
+# per chain (L = 48 at T_c does not settle within the minimum --max-burn-in)
+"$K" sample -L 48 --temps 2.269 -n 256 --chains 256 --max-burn-in 1000 --seed 2 -o "$T/w.h5" 2>"$T/err" >/dev/null
+nw=$(grep -c "not demonstrably stationary" "$T/err")
+if [ "$nw" = 1 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: multispin burn-in warnings: $nw, want 1"; fi
+
 # an existing file survives a failed run that targets it
 cp "$T/t1.h5" "$T/keep.h5"
 check "failing run keeps old file" 2 "unknown algorithm" -- "$K" sample --temps 1 --algorithm x -o "$T/keep.h5"

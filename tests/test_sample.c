@@ -352,6 +352,10 @@ static void test_default_algorithm(void)
     bad += kd_sample_default_algorithm(&l, 256) != KD_ALGO_WOLFF;
     l = sq, l.L = 63;
     bad += kd_sample_default_algorithm(&l, 256) != KD_ALGO_WOLFF;
+    l = sq, l.L = 4;
+    bad += kd_sample_default_algorithm(&l, 256) != KD_ALGO_MULTISPIN;
+    l = sq, l.L = 2; /* checkerboard Metropolis is not ergodic there */
+    bad += kd_sample_default_algorithm(&l, 256) != KD_ALGO_WOLFF;
     l = sq, l.boundary = KD_BOUNDARY_OPEN;
     bad += kd_sample_default_algorithm(&l, 256) != KD_ALGO_WOLFF;
     l = sq, l.kind = KD_LATTICE_CHAIN;
@@ -362,7 +366,7 @@ static void test_default_algorithm(void)
     bad += kd_sample_default_algorithm(&l, 256) != KD_ALGO_METROPOLIS;
     bad += kd_sample_default_algorithm(&l, 1) != KD_ALGO_METROPOLIS;
     kd_test(bad == 0, "default algorithm: multispin only for >= 256 chains of a periodic square "
-                      "lattice with even L <= 256 and h = 0 (%d wrong)", bad);
+                      "lattice with even 4 <= L <= 256 and h = 0 (%d wrong)", bad);
 }
 
 int main(void)

@@ -91,16 +91,17 @@ void kd_sample_params_init(kd_sample_params *p);
 
 /* The algorithm `kadanoff sample` uses when none is given: multispin when
  * many chains of one small lattice are asked for (chains >= 256, a periodic
- * square lattice with even L <= 256, h = 0), else Wolff, or Metropolis when
- * h != 0. Why these bounds (2 cores, T_c, bench/RESULTS.md): 256 chains fill
- * one AVX2 vector of four 64-replica groups. Independent samples per second,
- * all chains together, = flips/s / (N · 2 τ_int): at L = 64 the multi-spin
- * kernel (~10 flips/ns, Metropolis τ_int ≈ 43 sweeps) gives ~28k/s against
- * Wolff's 2.4-3k/s, at L = 256 (τ_int ≈ 550) 140/s against 70-100/s. Beyond,
- * Metropolis' critical slowing down (τ_int ∝ L^z, z ≈ 2.17, against ≈ 0.25
- * for Wolff) hands T_c to Wolff: at L = 512 about 8/s against 24/s
- * (extrapolated with these exponents). Away from T_c Metropolis decorrelates
- * fast and multispin wins by more. */
+ * square lattice with even 4 <= L <= 256, h = 0), else Wolff, or Metropolis
+ * when h != 0. (At L = 2 checkerboard Metropolis is not ergodic.) Why these
+ * bounds (2 cores, T_c, bench/RESULTS.md): 256 chains fill one AVX2 vector of
+ * four 64-replica groups. Independent samples per second, all chains
+ * together, = flips/s / (N · 2 τ_int): at L = 64 the multi-spin kernel (5.4
+ * flips/ns with 256 chains, 8.4 with 512; Metropolis τ_int ≈ 43 sweeps) gives
+ * 15-24k/s against Wolff's 2.4-3k/s; at L = 256 (τ_int ≈ 550, ~10.8 flips/ns)
+ * ~150/s against 70-100/s. Beyond, Metropolis' critical slowing down hands
+ * T_c to Wolff: with the exponents of these τ_int (≈ L^1.84 against L^0.14),
+ * L = 512 gives about 10/s against 22/s. Away from T_c Metropolis
+ * decorrelates fast and multispin wins by more. */
 kd_algorithm kd_sample_default_algorithm(const kd_lattice *lat, int chains);
 
 /* Run the sampling and build a dataset with its per-temperature summary.

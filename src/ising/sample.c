@@ -21,8 +21,12 @@ kd_algorithm kd_sample_default_algorithm(const kd_lattice *lat, int chains)
 {
     if (lat->field != 0)
         return KD_ALGO_METROPOLIS;
+    /* L = 2 is left out: there checkerboard Metropolis is not ergodic (four
+     * stripe states form a closed deterministic cycle), so its averages are
+     * biased; from L = 4 on the kernels' transition matrix is checked exactly
+     * (tests/test_multispin.c) */
     if (chains >= 256 && lat->kind == KD_LATTICE_SQUARE && lat->boundary == KD_BOUNDARY_PERIODIC &&
-        lat->L % 2 == 0 && lat->L <= 256)
+        lat->L % 2 == 0 && lat->L >= 4 && lat->L <= 256)
         return KD_ALGO_MULTISPIN;
     return KD_ALGO_WOLFF;
 }
@@ -405,7 +409,13 @@ kd_status kd_sample(const kd_sample_params *p, kd_dataset **out)
                 sm->interval = fmax(sm->interval, ci->interval);
                 sm->tau_e += ci->tau / (double)C;
                 sm->acceptance += ci->acceptance / (double)C;
-                if (!ci->stationary)
+                /* multispin: one burn-in for all the replicas, one warning */
+                if (!ci->stationary && p->algorithm == KD_ALGO_MULTISPIN && c == 0)
+                    kd_log(KD_LOG_WARN,
+                           "T = %g: replica-mean energy of the %zu chains not demonstrably "
+                           "stationary after %.0f sweeps of burn-in (raise --max-burn-in)",
+                           p->temps[t], C, ci->burn_in);
+                else if (!ci->stationary && p->algorithm != KD_ALGO_MULTISPIN)
                     kd_log(KD_LOG_WARN,
                            "T = %g chain %zu: energy not demonstrably stationary after %.0f sweeps "
                            "of burn-in (raise --max-burn-in)",

@@ -30,7 +30,7 @@ static void usage(FILE *f)
         "  --chains C               independent chains per temperature (default 1)\n"
         "  --algorithm A            metropolis | heatbath | wolff | multispin\n"
         "                           (default: multispin for --chains >= 256 on a periodic\n"
-        "                           square lattice with even L <= 256 and h = 0; else\n"
+        "                           square lattice with even 4 <= L <= 256 and h = 0; else\n"
         "                           wolff, or metropolis when --field is nonzero);\n"
         "                           for wolff a sweep is N flipped spins on average;\n"
         "                           multispin: Metropolis on 64 bit-packed replicas per\n"
