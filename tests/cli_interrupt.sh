@@ -229,7 +229,14 @@ interrupt_resume flow "$delays" "$T/fold.h5" "$T/fref.h5" "$T/fout.h5" "$K" "${F
 cp "$T/fold.h5" "$T/mout.h5"
 run_killed TERM $resume_delay "$K" "${F[@]}" --mean-field -o "$T/mout.h5"
 check_status "flow --mean-field TERM after ${resume_delay}s" TERM
-[ $rc = 0 ] || "$K" "${F[@]}" --mean-field --resume -o "$T/mout.h5" 2>"$T/err" || bad "flow --mean-field: resume"
+# (a TERM that lands before the handler is installed, or before the first kept
+# step, leaves no checkpoint: then the run is simply repeated. Resuming without
+# one failed here under load, once in a while: the rare failure of sessions 4-5.)
+if [ $rc != 0 ] && [ -e "$T/mout.h5.ckpt" ]; then
+  "$K" "${F[@]}" --mean-field --resume -o "$T/mout.h5" 2>"$T/err" || bad "flow --mean-field: resume"
+elif [ $rc != 0 ]; then
+  "$K" "${F[@]}" --mean-field -o "$T/mout.h5" 2>"$T/err" || bad "flow --mean-field: rerun"
+fi
 same_arrays "flow --mean-field, resumed" "$T/mref.h5" "$T/mout.h5"
 # a resume with other parameters is refused, naming the difference
 run_killed TERM $resume_delay "$K" "${F[@]}" -o "$T/fout.h5"

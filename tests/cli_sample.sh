@@ -61,6 +61,8 @@ if [ $ok = 1 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: field,
 nw=$(grep -c "not demonstrably stationary" "$T/err")
 if [ "$nw" = 1 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: multispin burn-in warnings: $nw, want 1"; fi
 
+check "metropolis on the 2x2 torus warns" 0 "not ergodic on the 2x2 torus" -- "$K" sample -L 2 --temps 4 -n 20 --algorithm metropolis -o "$T/l2.h5"
+
 # an existing file survives a failed run that targets it
 cp "$T/t1.h5" "$T/keep.h5"
 check "failing run keeps old file" 2 "unknown algorithm" -- "$K" sample --temps 1 --algorithm x -o "$T/keep.h5"

@@ -295,6 +295,16 @@ kd_status kd_sample(const kd_sample_params *p, kd_dataset **out)
     if (p->partial)
         *p->partial = NULL;
     KD_CHECK(check_params(p));
+    /* On the 2×2 torus a site's four bonds go to two sites, twice each; with
+     * h = 0 the stripe states give every site of a sublattice zero field, so
+     * checkerboard Metropolis flips them with probability 1, around a closed
+     * cycle it never leaves: its averages are biased there (heat-bath and
+     * Wolff are not). */
+    if ((p->algorithm == KD_ALGO_METROPOLIS || p->algorithm == KD_ALGO_MULTISPIN) &&
+        p->lattice.kind == KD_LATTICE_SQUARE && p->lattice.L == 2 &&
+        p->lattice.boundary == KD_BOUNDARY_PERIODIC && p->lattice.field == 0)
+        kd_log(KD_LOG_WARN, "checkerboard Metropolis is not ergodic on the 2x2 torus with h = 0; "
+                            "its averages are biased there (use --algorithm heatbath or wolff)");
     const size_t nt = p->ntemps, per = p->samples, C = (size_t)p->chains;
     const size_t N = kd_lattice_size(&p->lattice);
     const int nr = kd_ising_correlation_len(&p->lattice);
