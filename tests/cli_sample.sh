@@ -39,27 +39,24 @@ fi
 # the default algorithm: multispin for many chains of a small periodic square
 # lattice (kd_sample_default_algorithm), wolff otherwise, metropolis with a field
 algo_of() { "$K" info "$1" 2>/dev/null | grep -o "algorithm[^,;]*" | head -1; }
-"$K" sample -L 8 --temps 2.5 -n 256 --chains 256 --seed 3 -q -o "$T/auto1.h5" &&
-  algo_of "$T/auto1.h5" | grep -q multispin && ok=1 || ok=0
-if [ $ok = 1 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: 256 chains, L = 8: not multispin ($(algo_of "$T/auto1.h5"))"; fi
-"$K" sample -L 8 --temps 2.5 -n 255 --chains 255 --seed 3 -q -o "$T/auto2.h5" &&
-  algo_of "$T/auto2.h5" | grep -q wolff && ok=1 || ok=0
-if [ $ok = 1 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: 255 chains: not wolff ($(algo_of "$T/auto2.h5"))"; fi
-"$K" sample -L 8 --boundary open --temps 2.5 -n 256 --chains 256 --seed 3 -q -o "$T/auto3.h5" &&
-  algo_of "$T/auto3.h5" | grep -q wolff && ok=1 || ok=0
-if [ $ok = 1 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: open boundary, 256 chains: not wolff ($(algo_of "$T/auto3.h5"))"; fi
-"$K" sample -L 8 --temps 2.5 -n 256 --chains 256 --algorithm metropolis --seed 3 -q -o "$T/auto4.h5" &&
-  algo_of "$T/auto4.h5" | grep -q metropolis && ok=1 || ok=0
-if [ $ok = 1 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: --algorithm metropolis not kept ($(algo_of "$T/auto4.h5"))"; fi
-"$K" sample -L 8 --field 0.2 --temps 2.5 -n 256 --chains 256 --seed 3 -q -o "$T/auto5.h5" &&
-  algo_of "$T/auto5.h5" | grep -q metropolis && ok=1 || ok=0
-if [ $ok = 1 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: field, 256 chains: not metropolis ($(algo_of "$T/auto5.h5"))"; fi
+# default_algo NAME WANT SAMPLE-ARGS...: the run succeeds and records algorithm WANT
+default_algo() {
+  local name=$1 want=$2; shift 2
+  rm -f "$T/auto.h5"
+  if "$K" sample "$@" --temps 2.5 --seed 3 -q -o "$T/auto.h5" && algo_of "$T/auto.h5" | grep -q "$want"
+  then ok; else bad "$name: want $want, got '$(algo_of "$T/auto.h5")'"; fi
+}
+default_algo "256 chains, L = 8" multispin -L 8 -n 256 --chains 256
+default_algo "255 chains" wolff -L 8 -n 255 --chains 255
+default_algo "open boundary, 256 chains" wolff -L 8 --boundary open -n 256 --chains 256
+default_algo "--algorithm kept" metropolis -L 8 -n 256 --chains 256 --algorithm metropolis
+default_algo "field, 256 chains" metropolis -L 8 --field 0.2 -n 256 --chains 256
 
 # multispin has one burn-in for all replicas: one warning per temperature, not one
 # per chain (L = 48 at T_c does not settle within the minimum --max-burn-in)
 "$K" sample -L 48 --temps 2.269 -n 256 --chains 256 --max-burn-in 1000 --seed 2 -o "$T/w.h5" 2>"$T/err" >/dev/null
 nw=$(grep -c "not demonstrably stationary" "$T/err")
-if [ "$nw" = 1 ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: multispin burn-in warnings: $nw, want 1"; fi
+[ "$nw" = 1 ] && ok || bad "multispin burn-in warnings: $nw, want 1"
 
 check "metropolis on the 2x2 torus warns" 0 "not ergodic on the 2x2 torus" -- "$K" sample -L 2 --temps 4 -n 20 --algorithm metropolis -o "$T/l2.h5"
 

@@ -76,7 +76,6 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
              * (64-bit lane k of F) and compares it, as an unsigned byte, with
              * its class's threshold bits 27-20 (T) */
             if (!ISZERO(und)) {
-                const uint64_t blk = kd_ms_site_block(ms, h, i);
                 uint64_t uk[4], ks[4], lo[4], hi[4], u3[4], u2[4], w3[4], w2[4], cls[4], ak[4];
                 unsigned m[4], n[4], valid = 0, crowded = 0;
                 STORE(uk, und);
@@ -116,7 +115,8 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
 #pragma GCC unroll 4
                 for (int k = 0; k < 4; k++)
                     ak[k] = KD_MS_PDEP(lt >> (8 * k), uk[k]); /* bits beyond n[k] are not deposited */
-                if (crowded | tie) /* rare: the scalar tail for those groups */
+                if (crowded | tie) { /* rare: the scalar tail for those groups */
+                    const uint64_t blk = kd_ms_site_block(ms, h, i);
                     for (int k = 0; k < 4; k++) {
                         if (crowded >> k & 1)
                             ak[k] = tail_scalar(ms, g + (size_t)k, blk, lo[k], hi[k], m[k], uk[k], ks[k], 0, 0);
@@ -124,6 +124,7 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
                             ak[k] |= tail_scalar(ms, g + (size_t)k, blk, lo[k], hi[k], m[k],
                                                  KD_MS_PDEP(tie >> (8 * k), uk[k]), ks[k], 1, 8 * n[k]);
                     }
+                }
                 acc = _mm256_or_si256(acc, _mm256_set_epi64x((long long)ak[3], (long long)ak[2], (long long)ak[1],
                                                              (long long)ak[0]));
             }

@@ -17,16 +17,24 @@
 #include "kadanoff/rng.h"
 #include "kadanoff/sample.h"
 
+/* On the 2×2 torus a site's four bonds go to two sites, twice each; with
+ * h = 0 the stripe states give every site of a sublattice zero field, so
+ * checkerboard Metropolis flips them with probability 1, around a closed
+ * cycle it never leaves: its averages are biased there (heat-bath and Wolff
+ * are not). From L = 4 on the kernels' transition matrix is checked exactly
+ * (tests/test_multispin.c). */
+static int metropolis_not_ergodic(const kd_lattice *lat)
+{
+    return lat->kind == KD_LATTICE_SQUARE && lat->L == 2 &&
+           lat->boundary == KD_BOUNDARY_PERIODIC && lat->field == 0;
+}
+
 kd_algorithm kd_sample_default_algorithm(const kd_lattice *lat, int chains)
 {
     if (lat->field != 0)
         return KD_ALGO_METROPOLIS;
-    /* L = 2 is left out: there checkerboard Metropolis is not ergodic (four
-     * stripe states form a closed deterministic cycle), so its averages are
-     * biased; from L = 4 on the kernels' transition matrix is checked exactly
-     * (tests/test_multispin.c) */
     if (chains >= 256 && lat->kind == KD_LATTICE_SQUARE && lat->boundary == KD_BOUNDARY_PERIODIC &&
-        lat->L % 2 == 0 && lat->L >= 4 && lat->L <= 256)
+        lat->L % 2 == 0 && lat->L <= 256 && !metropolis_not_ergodic(lat))
         return KD_ALGO_MULTISPIN;
     return KD_ALGO_WOLFF;
 }
@@ -295,14 +303,8 @@ kd_status kd_sample(const kd_sample_params *p, kd_dataset **out)
     if (p->partial)
         *p->partial = NULL;
     KD_CHECK(check_params(p));
-    /* On the 2×2 torus a site's four bonds go to two sites, twice each; with
-     * h = 0 the stripe states give every site of a sublattice zero field, so
-     * checkerboard Metropolis flips them with probability 1, around a closed
-     * cycle it never leaves: its averages are biased there (heat-bath and
-     * Wolff are not). */
     if ((p->algorithm == KD_ALGO_METROPOLIS || p->algorithm == KD_ALGO_MULTISPIN) &&
-        p->lattice.kind == KD_LATTICE_SQUARE && p->lattice.L == 2 &&
-        p->lattice.boundary == KD_BOUNDARY_PERIODIC && p->lattice.field == 0)
+        metropolis_not_ergodic(&p->lattice))
         kd_log(KD_LOG_WARN, "checkerboard Metropolis is not ergodic on the 2x2 torus with h = 0; "
                             "its averages are biased there (use --algorithm heatbath or wolff)");
     const size_t nt = p->ntemps, per = p->samples, C = (size_t)p->chains;
@@ -419,18 +421,18 @@ kd_status kd_sample(const kd_sample_params *p, kd_dataset **out)
                 sm->interval = fmax(sm->interval, ci->interval);
                 sm->tau_e += ci->tau / (double)C;
                 sm->acceptance += ci->acceptance / (double)C;
-                /* multispin: one burn-in for all the replicas, one warning */
-                if (!ci->stationary && p->algorithm == KD_ALGO_MULTISPIN && c == 0)
-                    kd_log(KD_LOG_WARN,
-                           "T = %g: replica-mean energy of the %zu chains not demonstrably "
-                           "stationary after %.0f sweeps of burn-in (raise --max-burn-in)",
-                           p->temps[t], C, ci->burn_in);
-                else if (!ci->stationary && p->algorithm != KD_ALGO_MULTISPIN)
+                if (!ci->stationary && p->algorithm != KD_ALGO_MULTISPIN)
                     kd_log(KD_LOG_WARN,
                            "T = %g chain %zu: energy not demonstrably stationary after %.0f sweeps "
                            "of burn-in (raise --max-burn-in)",
                            p->temps[t], c, ci->burn_in);
             }
+            /* multispin: one burn-in for all the replicas, one warning */
+            if (p->algorithm == KD_ALGO_MULTISPIN && !info[t * C].stationary)
+                kd_log(KD_LOG_WARN,
+                       "T = %g: replica-mean energy of the %zu chains not demonstrably "
+                       "stationary after %.0f sweeps of burn-in (raise --max-burn-in)",
+                       p->temps[t], C, info[t * C].burn_in);
             if (p->burn_in >= 0 && sm->tau_e_samples > 1.0)
                 kd_log(KD_LOG_WARN,
                        "T = %g: stored samples are correlated (τ_int = %.1f samples); "
