@@ -98,10 +98,11 @@ void kd_sample_params_init(kd_sample_params *p);
  * together, = flips/s / (N · 2 τ_int): at L = 64 the multi-spin kernel (5.4
  * flips/ns with 256 chains, 8.4 with 512; Metropolis τ_int ≈ 43 sweeps) gives
  * 15-24k/s against Wolff's 2.4-3k/s; at L = 256 (τ_int ≈ 550, ~10.8 flips/ns)
- * ~150/s against 70-100/s. Beyond, Metropolis' critical slowing down hands
- * T_c to Wolff: with the exponents of these τ_int (≈ L^1.84 against L^0.14),
- * L = 512 gives about 10/s against 22/s. Away from T_c Metropolis
- * decorrelates fast and multispin wins by more. */
+ * ~150/s against 68-103/s. Beyond, Metropolis' critical slowing down hands
+ * T_c to Wolff: extrapolated with the exponents of these τ_int (≈ L^1.84
+ * against L^0.14) and the L = 256 flip rates, L = 512 gives about 10/s
+ * against 24/s. Away from T_c Metropolis decorrelates fast and multispin
+ * wins by more. */
 kd_algorithm kd_sample_default_algorithm(const kd_lattice *lat, int chains);
 
 /* Run the sampling and build a dataset with its per-temperature summary.
