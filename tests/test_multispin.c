@@ -30,6 +30,17 @@
 
 static const double TC = 2.269185314213022;
 
+/* The update rule the rule-dependent tests run with (main runs them for both). */
+static kd_algorithm rule = KD_ALGO_METROPOLIS;
+
+/* kd_multispin_new with the current rule. */
+static kd_status new_ms(kd_multispin **ms, const kd_lattice *lat, const double *temps, size_t G,
+                        uint64_t seed, uint64_t stream)
+{
+    kd_status st = kd_multispin_new(ms, lat, temps, G, seed, stream);
+    return st == KD_OK ? kd_multispin_set_algorithm(*ms, rule) : st;
+}
+
 static int have_kernel(const char *name)
 {
     kd_lattice lat = {KD_LATTICE_SQUARE, 4, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
@@ -47,8 +58,7 @@ static int same_runs(const kd_lattice *lat, const double *temps, size_t G, const
                      const char *kb, int tb, int start, long sweeps)
 {
     kd_multispin *a, *b;
-    if (kd_multispin_new(&a, lat, temps, G, 99, 12345) != KD_OK ||
-        kd_multispin_new(&b, lat, temps, G, 99, 12345) != KD_OK)
+    if (new_ms(&a, lat, temps, G, 99, 12345) != KD_OK || new_ms(&b, lat, temps, G, 99, 12345) != KD_OK)
         return 0;
     kd_multispin_set_kernel(a, ka);
     kd_multispin_set_kernel(b, kb);
@@ -105,22 +115,24 @@ static void test_kernels_identical(const char *kernel)
             runs++;
             if (!ok) {
                 bad++;
-                kd_test(0, "%s == portable for L = %d, %zu groups, J = %g", kernel, lat.L, G, lat.J);
+                kd_test(0, "%s %s == portable for L = %d, %zu groups, J = %g", kd_algorithm_name(rule),
+                        kernel, lat.L, G, lat.J);
             }
         }
-    kd_test(bad == 0, "'%s' and portable kernels bit-identical in %d configurations", kernel, runs);
+    kd_test(bad == 0, "%s: '%s' and portable kernels bit-identical in %d configurations",
+            kd_algorithm_name(rule), kernel, runs);
 
     /* at T_c on a larger lattice, many sites: exercises the rarely used tail blocks */
     double tc[8] = {TC, TC, 1.5, 3.5, TC, 2.0, 2.5, TC};
     kd_lattice big = {KD_LATTICE_SQUARE, 64, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
     kd_test(same_runs(&big, tc, 4, kernel, 1, "portable", 1, 1, 40),
-            "'%s' and portable identical at L = 64 over 40 sweeps", kernel);
+            "%s: '%s' and portable identical at L = 64 over 40 sweeps", kd_algorithm_name(rule), kernel);
     /* threads over rows (one vector, L = 128 is large enough to split) and over
      * groups (two vectors) */
     kd_lattice big2 = {KD_LATTICE_SQUARE, 128, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
     kd_test(same_runs(&big2, tc, 4, kernel, 1, kernel, 2, 0, 4) &&
                 same_runs(&big, tc, 8, kernel, 1, kernel, 2, 0, 5),
-            "'%s' kernel: 1 and 2 threads identical", kernel);
+            "%s: '%s' kernel: 1 and 2 threads identical", kd_algorithm_name(rule), kernel);
 }
 
 static void test_portable_threads(void)
@@ -129,7 +141,7 @@ static void test_portable_threads(void)
     kd_lattice big = {KD_LATTICE_SQUARE, 128, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
     kd_test(same_runs(&big, tc, 1, "portable", 1, "portable", 2, 1, 2) &&
                 same_runs(&big, tc, 3, "portable", 1, "portable", 2, 1, 2),
-            "portable kernel: 1 and 2 threads identical");
+            "%s: portable kernel: 1 and 2 threads identical", kd_algorithm_name(rule));
 }
 
 /* kd_ms_tail_read and the fast window read vs the definition of the tail stream:
@@ -220,8 +232,10 @@ static void test_tail_chunks(void)
     long deep = 0, equal = 0; /* lanes that reached the last chunk; lanes with u = thr */
     for (int trial = 0; trial < 4000; trial++) {
         const size_t g = trial & 1;
-        ms->thr[g] = kd_rng_u32(&r) | 1;
-        ms->thr[ms->Gs + g] = kd_rng_u32(&r) | 1;
+        /* two classes (Metropolis) or five (heat-bath), random thresholds */
+        ms->ncls = trial & 4 ? 5 : 2;
+        for (unsigned c = 0; c < ms->ncls; c++)
+            ms->thr[c * ms->Gs + g] = kd_rng_u32(&r) | 1;
         const uint64_t blk = kd_rng_u64(&r) >> 8;
         /* undecided lanes: from one to all 64 */
         uint64_t und = kd_rng_u64(&r);
@@ -231,11 +245,16 @@ static void test_tail_chunks(void)
             und = ~(uint64_t)0;
         if (!und)
             und = 1;
-        const uint64_t k8 = und & kd_rng_u64(&r);
-        unsigned n = 0, lanes[64];
-        for (unsigned l = 0; l < 64; l++)
+        /* each lane's class, and the class planes the tail reads */
+        unsigned n = 0, lanes[64], cls[64];
+        uint64_t pl[3] = {0, 0, 0};
+        for (unsigned l = 0; l < 64; l++) {
+            cls[l] = kd_rng_below(&r, ms->ncls);
+            for (unsigned q = 0; q < 3; q++)
+                pl[q] |= (uint64_t)((cls[l] >> q) & 1) << l;
             if ((und >> l) & 1)
                 lanes[n++] = l;
+        }
         /* the stream: window (m3 + m2 bits), then blocks blk+2 .. blk+15 */
         static unsigned char bits[128 + 14 * 128];
         const unsigned m3 = kd_rng_below(&r, 65), m2 = kd_rng_below(&r, 65), m = m3 + m2;
@@ -246,7 +265,7 @@ static void test_tail_chunks(void)
             unsigned p = 0;
             for (unsigned c = 0; c < 4; c++)
                 for (unsigned j = 0; j < n; j++, p += width[c]) {
-                    const uint32_t thr = ms->thr[((k8 >> lanes[j]) & 1) ? g : ms->Gs + g];
+                    const uint32_t thr = ms->thr[cls[lanes[j]] * ms->Gs + g];
                     for (unsigned b = 0; b < width[c] && p + b < m; b++)
                         bits[p + b] = (thr >> (shift[c] + b)) & 1;
                 }
@@ -282,7 +301,7 @@ static void test_tail_chunks(void)
                 j++;
                 u[l] |= x << shift[c];
                 drawn[l] = c + 1;
-                const uint32_t thr = ms->thr[((k8 >> l) & 1) ? g : ms->Gs + g];
+                const uint32_t thr = ms->thr[cls[l] * ms->Gs + g];
                 if (x == ((thr >> shift[c]) & ((1u << width[c]) - 1)))
                     tied |= (uint64_t)1 << l;
             }
@@ -294,7 +313,7 @@ static void test_tail_chunks(void)
         uint64_t want = 0;
         for (unsigned j = 0; j < n; j++) {
             const unsigned l = lanes[j];
-            const uint32_t thr = ms->thr[((k8 >> l) & 1) ? g : ms->Gs + g] & 0x0fffffffu;
+            const uint32_t thr = ms->thr[cls[l] * ms->Gs + g] & 0x0fffffffu;
             /* bits below the last chunk drawn are not compared: fill them
              * from thr, so only the drawn bits decide */
             const unsigned low = drawn[l] == 4 ? 0 : shift[drawn[l] - 1];
@@ -303,16 +322,16 @@ static void test_tail_chunks(void)
             deep += drawn[l] == 4;
             equal += ul == thr;
         }
-        const uint64_t got = kd_ms_tail_chunks(ms, g, blk, lo, hi, mm, und, k8, 0, 0);
+        const uint64_t got = kd_ms_tail_chunks(ms, g, blk, lo, hi, mm, und, pl, ms->ncls, 0, 0);
         bad += got != want;
         /* the vector kernel's entry for lanes tied in the first chunk */
-        bad += kd_ms_tail_chunks(ms, g, blk, lo, hi, mm, tied0, k8, 1, 8 * n) != (want & tied0);
+        bad += kd_ms_tail_chunks(ms, g, blk, lo, hi, mm, tied0, pl, ms->ncls, 1, 8 * n) != (want & tied0);
     }
     /* deep and equal only show that the forced ties reached the last chunk
-     * and the u = thr case (seeded: 522 and 269 lanes); any count above a
+     * and the u = thr case (seeded: 556 and 289 lanes); any count above a
      * handful would do */
     kd_test(bad == 0 && deep > 100 && equal > 10,
-            "chunked tail agrees with its definition in 4000 trials (%d wrong; %ld lanes reached "
+            "chunked tail (2 and 5 classes) agrees with its definition in 4000 trials (%d wrong; %ld lanes reached "
             "the last chunk, %ld had u = thr)",
             bad, deep, equal);
     kd_multispin_free(ms);
@@ -380,7 +399,7 @@ static void test_one_sweep_transition(double J, double T, unsigned seed, int def
                         continue;
                     for (size_t k = 0; k < n; k++)
                         s[k] = (b >> k) & 1 ? 1 : -1;
-                    double pf = kd_ising_flip_probability(&lat, s, i, 1 / T, KD_ALGO_METROPOLIS);
+                    double pf = kd_ising_flip_probability(&lat, s, i, 1 / T, rule);
                     w[b] += v[b] * (1 - pf);
                     w[b ^ ((size_t)1 << i)] += v[b] * pf;
                 }
@@ -390,7 +409,7 @@ static void test_one_sweep_transition(double J, double T, unsigned seed, int def
     const size_t G = 4, R = G * 64;
     const double temps[4] = {T, T, T, T};
     kd_multispin *ms;
-    kd_multispin_new(&ms, &lat, temps, G, seed, 5);
+    new_ms(&ms, &lat, temps, G, seed, 5);
     long *count = calloc(ns, sizeof *count), total = 0;
     for (int trial = 0; trial < 300; trial++) {
         for (size_t rep = 0; rep < R; rep++)
@@ -406,9 +425,9 @@ static void test_one_sweep_transition(double J, double T, unsigned seed, int def
     double chi2 = chi_square(count, v, ns, total, &dof);
     /* independent samples: chi2 has mean dof, sd sqrt(2 dof); 5 sd */
     kd_test(dof >= 20 && chi2 < (double)dof + 5 * sqrt(2.0 * (double)dof),
-            "one sweep from a fixed 4×4 state (J = %g, T = %g): chi2 %.1f for %ld dof vs the "
+            "%s: one sweep from a fixed 4×4 state (J = %g, T = %g): chi2 %.1f for %ld dof vs the "
             "reference kernel's exact transition probabilities",
-            J, T, chi2, dof);
+            kd_algorithm_name(rule), J, T, chi2, dof);
     free(count);
     free(v);
     free(w);
@@ -433,7 +452,7 @@ static void test_equilibrium_4x4(void)
         pi[b] /= z;
     const double temps[4] = {T, T, T, T};
     kd_multispin *ms;
-    kd_multispin_new(&ms, &lat, temps, 4, 77, 9);
+    new_ms(&ms, &lat, temps, 4, 77, 9);
     kd_multispin_randomize(ms);
     kd_multispin_sweep(ms, 200);
     long *count = calloc(ns, sizeof *count), total = 0;
@@ -455,10 +474,11 @@ static void test_equilibrium_4x4(void)
      * indicator ≲ 2 sweeps at T = 2.5 on 4×4), which inflates chi2 by at most
      * ~2τ/3; allow a factor 2 on top of 5 sd. */
     kd_test(chi2 < 2 * ((double)dof + 5 * sqrt(2.0 * (double)dof)),
-            "4×4 equilibrium state histogram at T = %g: chi2 %.1f for %ld dof", T, chi2, dof);
+            "%s: 4×4 equilibrium state histogram at T = %g: chi2 %.1f for %ld dof",
+            kd_algorithm_name(rule), T, chi2, dof);
 
     kd_sampler *S;
-    kd_sampler_new(&S, &lat, T, KD_ALGO_METROPOLIS, 5, 5);
+    kd_sampler_new(&S, &lat, T, rule, 5, 5);
     kd_sampler_sweep(S, 200);
     for (long k = 0; k < total; k++) {
         kd_sampler_sweep(S, 1);
@@ -476,8 +496,8 @@ static void test_equilibrium_4x4(void)
     /* kd_sampler's one-sweep samples are correlated (τ_int(e) ≈ 2 sweeps), which
      * inflates the statistic by ≲ 1 + 2τ; bound 3 × (dof + 5 sd). */
     kd_test(c2 < 3 * ((double)d2 + 5 * sqrt(2.0 * (double)d2)),
-            "4×4 energy distribution: multi-spin vs kd_sampler Metropolis, chi2 %.1f for %ld dof",
-            c2, d2);
+            "4×4 energy distribution: multi-spin vs kd_sampler %s, chi2 %.1f for %ld dof",
+            kd_algorithm_name(rule), c2, d2);
     kd_sampler_free(S);
     free(count);
     free(pi);
@@ -506,7 +526,7 @@ static void test_kaufman_and_independence(double T)
     kd_lattice lat = {KD_LATTICE_SQUARE, L, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
     const double temps[4] = {T, T, T, T};
     kd_multispin *ms;
-    kd_multispin_new(&ms, &lat, temps, G, 2024, 1000);
+    new_ms(&ms, &lat, temps, G, 2024, 1000);
     kd_multispin_set_ordered(ms);
     kd_multispin_sweep(ms, 2000); /* τ at L = 8 is at most tens of sweeps */
     kd_thermo ex;
@@ -550,24 +570,24 @@ static void test_kaufman_and_independence(double T)
         for (long k = 0; k < sweeps; k++)
             col[k] = series[q][2 * k];
         kd_binning(col, (size_t)sweeps, nb, &v, &err);
-        snprintf(what, sizeof what, "replica %d alone, L=8 T=%.4g ⟨e⟩ vs Kaufman", which[q], T);
+        snprintf(what, sizeof what, "%s replica %d alone, L=8 T=%.4g ⟨e⟩ vs Kaufman", kd_algorithm_name(rule), which[q], T);
         kd_test_sigma(v, err, ex.e, 4.0, what);
         kd_jackknife(series[q], (size_t)sweeps, 2, nb, heat_capacity_fn, &nb2, &v, &err);
-        snprintf(what, sizeof what, "replica %d alone, L=8 T=%.4g c vs Kaufman", which[q], T);
+        snprintf(what, sizeof what, "%s replica %d alone, L=8 T=%.4g c vs Kaufman", kd_algorithm_name(rule), which[q], T);
         kd_test_sigma(v, err, ex.c, 4.0, what);
         free(col);
     }
     /* all replicas pooled: c from replica-averaged e and e² (replicas are
      * identically distributed, so ⟨e²⟩ - ⟨e⟩² is the single-replica variance) */
     kd_jackknife(avg, (size_t)sweeps, 2, nb, heat_capacity_fn, &nb2, &v, &err);
-    snprintf(what, sizeof what, "all %zu replicas, L=8 T=%.4g c vs Kaufman", R, T);
+    snprintf(what, sizeof what, "%s, all %zu replicas, L=8 T=%.4g c vs Kaufman", kd_algorithm_name(rule), R, T);
     kd_test_sigma(v, err, ex.c, 4.0, what);
     {
         double *col = malloc((size_t)sweeps * sizeof *col);
         for (long k = 0; k < sweeps; k++)
             col[k] = avg[2 * k];
         kd_binning(col, (size_t)sweeps, nb, &v, &err);
-        snprintf(what, sizeof what, "all %zu replicas, L=8 T=%.4g ⟨e⟩ vs Kaufman", R, T);
+        snprintf(what, sizeof what, "%s, all %zu replicas, L=8 T=%.4g ⟨e⟩ vs Kaufman", kd_algorithm_name(rule), R, T);
         kd_test_sigma(v, err, ex.e, 4.0, what);
         free(col);
     }
@@ -581,7 +601,7 @@ static void test_kaufman_and_independence(double T)
     }
     const double var1 = var_sum / (double)R;
     kd_jackknife(mean, (size_t)sweeps, 2, nb, variance_fn, NULL, &v, &err);
-    snprintf(what, sizeof what, "T=%.4g: R·var(replica-mean e) / var(e) = 1 (independent replicas)", T);
+    snprintf(what, sizeof what, "%s T=%.4g: R·var(replica-mean e) / var(e) = 1 (independent replicas)", kd_algorithm_name(rule), T);
     kd_test_sigma(v * (double)R / var1, err * (double)R / var1, 1.0, 4.0, what);
     free(s1);
     free(s2);
@@ -604,7 +624,7 @@ static void test_observables_and_starts(void)
         const size_t N = kd_lattice_size(&lat);
         double temps[2] = {1.7, 4.0};
         kd_multispin *ms;
-        kd_multispin_new(&ms, &lat, temps, 2, 11, 3);
+        new_ms(&ms, &lat, temps, 2, 11, 3);
         kd_multispin_randomize(ms);
         kd_multispin_sweep(ms, 7);
         double e[128], m[128];
@@ -674,6 +694,35 @@ static void test_observables_and_starts(void)
             "temperature of a replica");
     kd_multispin_free(ms);
     kd_multispin_free(NULL);
+}
+
+/* The rule can change between sweeps; other algorithms are refused; the
+ * heat-bath "acceptance" is the fraction of updates that changed the spin. */
+static void test_rule_switch(void)
+{
+    kd_lattice lat = {KD_LATTICE_SQUARE, 8, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
+    double T = 1e-3; /* deep in the ordered phase: from all up nothing moves */
+    kd_multispin *ms;
+    kd_multispin_new(&ms, &lat, &T, 1, 3, 3);
+    int ok = kd_multispin_algorithm(ms) == KD_ALGO_METROPOLIS;
+    ok &= kd_multispin_set_algorithm(ms, KD_ALGO_WOLFF) == KD_ERR_INVALID &&
+          kd_multispin_algorithm(ms) == KD_ALGO_METROPOLIS;
+    ok &= kd_multispin_set_algorithm(ms, KD_ALGO_HEATBATH) == KD_OK &&
+          kd_multispin_algorithm(ms) == KD_ALGO_HEATBATH;
+    kd_multispin_sweep(ms, 10);
+    ok &= kd_multispin_acceptance(ms) == 0;
+    /* T = 1e6 with heat-bath: each spin is redrawn with P(up) = 1/2 ± 4e-6,
+     * so half the updates change it: 64·64·100 updates, sd 0.1 %; 5 sd */
+    kd_multispin_free(ms);
+    T = 1e6;
+    kd_multispin_new(&ms, &lat, &T, 1, 3, 3);
+    kd_multispin_set_algorithm(ms, KD_ALGO_HEATBATH);
+    kd_multispin_sweep(ms, 100);
+    const double a = kd_multispin_acceptance(ms);
+    ok &= fabs(a - 0.5) < 5 * 0.5 / sqrt(64.0 * 64 * 100);
+    kd_test(ok, "rule switch, refusal of wolff (%s), heat-bath change rate %.4f at T = 1e6",
+            kd_last_error(), a);
+    kd_multispin_free(ms);
 }
 
 static void test_bad_input(void)
@@ -813,6 +862,22 @@ int main(void)
     test_kaufman_and_independence(TC);
     test_kaufman_and_independence(3.0);
     test_observables_and_starts();
+    /* the heat-bath rule: the same checks of the kernels and the physics */
+    rule = KD_ALGO_HEATBATH;
+    test_kernels_identical("avx2");
+    test_kernels_identical("avx2-nobmi2");
+    test_portable_threads();
+    test_one_sweep_transition(1.0, 2.0, 1, -1);
+    test_one_sweep_transition(1.0, TC, 2, 2);
+    test_one_sweep_transition(-1.0, 1.2, 3, 3);
+    test_one_sweep_transition(-1.0, 4.0, 5, -1);
+    test_equilibrium_4x4();
+    test_kaufman_and_independence(1.8);
+    test_kaufman_and_independence(TC);
+    test_kaufman_and_independence(3.0);
+    test_observables_and_starts();
+    test_rule_switch();
+    rule = KD_ALGO_METROPOLIS;
     test_bad_input();
     test_sample_driver();
     return kd_test_done();

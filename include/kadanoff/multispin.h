@@ -1,6 +1,6 @@
 /*
- * kadanoff/multispin.h — multi-spin coded Metropolis for many independent
- * replicas of the 2D Ising model.
+ * kadanoff/multispin.h — multi-spin coded Metropolis and heat-bath for many
+ * independent replicas of the 2D Ising model.
  *
  * Replicas are bit-packed: the spins of 64 replicas (one "group") at one site
  * share a 64-bit word, bit r being replica 64·g + r of group g (1 = spin +1).
@@ -11,6 +11,16 @@
  * probability min(1, e^{-βΔE}) decided from its own random bits, so replicas
  * are statistically independent Markov chains, each with exactly the
  * transition kernel of the scalar checkerboard Metropolis sampler.
+ *
+ * Heat-bath (kd_multispin_set_algorithm): the same sweep order, and each
+ * replica's spin is redrawn from its conditional distribution: +1 iff u <
+ * up_k, with k = 0..4 the number of its neighbours that are +1 and up_k =
+ * floor(2^32 / (1 + e^{-2βJ(2k - 4)})), kd_sampler's heat-bath table. These
+ * are five decision classes instead of Metropolis' two, compared by the same
+ * bit-serial scheme below ("yes" meaning +1 instead of "flip"). At finite T
+ * every class needs random bits, and the vector kernel selects among five
+ * thresholds: a heat-bath sweep runs at ~0.8 of Metropolis' speed
+ * (bench/RESULTS.md).
  *
  * Random decisions. Flipping a spin with no unsatisfied bond costs ΔE = 8|J|,
  * with one 4|J|; every other move is accepted without randomness. For the two
@@ -105,12 +115,17 @@ void kd_multispin_randomize(kd_multispin *ms);
 /* Set replica r (< replicas) to the N spins (±1, kd_ising layout). */
 kd_status kd_multispin_set_replica(kd_multispin *ms, size_t r, const int8_t *spins);
 
-/* n checkerboard Metropolis sweeps of every replica. Uses the threads given by
- * kd_multispin_set_threads (default: kd_get_threads()), over groups or rows,
- * or one thread when called inside an OpenMP parallel region; the result is
- * the same either way. Fails (KD_ERR_UNSUPPORTED) only when the object's
+/* n checkerboard sweeps (Metropolis or heat-bath) of every replica. Uses the
+ * threads given by kd_multispin_set_threads (default: kd_get_threads()), over
+ * groups or rows, or one thread when called inside an OpenMP parallel region;
+ * the result is the same either way. Fails (KD_ERR_UNSUPPORTED) only when the object's
  * random counter space would be exhausted. */
 kd_status kd_multispin_sweep(kd_multispin *ms, long n);
+/* The update rule of the sweeps: KD_ALGO_METROPOLIS (the default) or
+ * KD_ALGO_HEATBATH (see above); may be changed between sweeps. KD_ERR_INVALID
+ * for any other algorithm. */
+kd_status kd_multispin_set_algorithm(kd_multispin *ms, kd_algorithm rule);
+kd_algorithm kd_multispin_algorithm(const kd_multispin *ms);
 /* Threads for kd_multispin_sweep; 0 (default) means kd_get_threads(). */
 void kd_multispin_set_threads(kd_multispin *ms, int nthreads);
 
@@ -121,7 +136,8 @@ void kd_multispin_extract(const kd_multispin *ms, size_t r, int8_t *spins);
  * the extracted configurations, computed with bit-sliced counters. */
 kd_status kd_multispin_energies(const kd_multispin *ms, double *e);
 kd_status kd_multispin_magnetizations(const kd_multispin *ms, double *m);
-/* Fraction of attempted single-spin moves accepted so far, over all replicas. */
+/* Fraction of single-spin updates so far, over all replicas, that changed
+ * the spin (Metropolis: accepted moves). */
 double kd_multispin_acceptance(const kd_multispin *ms);
 /* Sweeps done since creation. */
 uint64_t kd_multispin_sweeps(const kd_multispin *ms);

@@ -33,25 +33,42 @@ static uint64_t threshold(double p)
     return (uint64_t)ldexp(p, 32);
 }
 
+/* The tables of class c of group g for a decision with threshold thr
+ * (P(yes) = thr / 2^32; see multispin_internal.h). */
+static void set_class(struct kd_multispin *ms, unsigned c, size_t g, uint64_t thr)
+{
+    const size_t k = (size_t)c * ms->Gs + g;
+    ms->always[k] = thr == ((uint64_t)1 << 32) ? ~(uint64_t)0 : 0;
+    ms->maybe[k] = thr > 0 && thr < ((uint64_t)1 << 32) ? ~(uint64_t)0 : 0;
+    const uint32_t t32 = ms->maybe[k] ? (uint32_t)thr : 0;
+    ms->thr[k] = t32;
+    ms->tbyte[k] = ((t32 >> 20) & 0xff) * 0x0101010101010101ULL;
+    for (unsigned b = 0; b < KD_MS_HEAD; b++)
+        ms->pbits[((size_t)b * KD_MS_CLASSES + c) * ms->Gs + g] = (thr >> (31 - b)) & 1 ? ~(uint64_t)0 : 0;
+}
+
 static void build_tables(struct kd_multispin *ms)
 {
     const size_t G = ms->Gs; /* table stride; padding groups copy the last temperature */
     const double J = fabs(ms->lat.J);
+    ms->ncls = ms->heatbath ? 5 : 2;
     for (size_t g = 0; g < G; g++) {
         const double beta = 1.0 / ms->T[g < ms->G ? g : ms->G - 1];
-        /* ΔE = 2 s_i h_i with h_i = J Σ s_j: 2·4|J| (class 0), 2·2|J| (class 1),
-         * written as in sampler.c so the thresholds are the same doubles. */
-        const double dE[2] = {2.0 * (J * 4), 2.0 * (J * 2)};
-        for (int c = 0; c < 2; c++) {
-            uint64_t thr = threshold(exp(-beta * dE[c]));
-            ms->always[(size_t)c * G + g] = thr == ((uint64_t)1 << 32) ? ~(uint64_t)0 : 0;
-            ms->maybe[(size_t)c * G + g] = thr > 0 && thr < ((uint64_t)1 << 32) ? ~(uint64_t)0 : 0;
-            const uint32_t t32 = ms->maybe[(size_t)c * G + g] ? (uint32_t)thr : 0;
-            ms->thr[(size_t)c * G + g] = t32;
-            ms->tbyte[(size_t)c * G + g] = ((t32 >> 20) & 0xff) * 0x0101010101010101ULL;
-            for (unsigned b = 0; b < KD_MS_HEAD; b++)
-                ms->pbits[((size_t)b * 2 + (size_t)c) * G + g] =
-                    (thr >> (31 - b)) & 1 ? ~(uint64_t)0 : 0;
+        for (unsigned c = 0; c < KD_MS_CLASSES; c++) {
+            uint64_t thr = 0;
+            if (ms->heatbath) {
+                /* class c: c neighbours up, neighbour sum nb = 2c - 4, local field
+                 * J·nb; P(s = +1) = 1 / (1 + e^{-2β J nb}), written as in
+                 * sampler.c so the thresholds are the same doubles */
+                const double local = ms->lat.J * (2 * (int)c - 4) + ms->lat.field;
+                thr = threshold(1.0 / (1.0 + exp(-2.0 * beta * local)));
+            } else if (c < 2) {
+                /* ΔE = 2 s_i h_i with h_i = J Σ s_j: 2·4|J| (class 0), 2·2|J|
+                 * (class 1), written as in sampler.c */
+                const double dE = c == 0 ? 2.0 * (J * 4) : 2.0 * (J * 2);
+                thr = threshold(exp(-beta * dE));
+            }
+            set_class(ms, c, g, thr);
         }
         uint64_t st = ms->stream + g;
         ms->stream_lo[g] = (uint32_t)st;
@@ -105,11 +122,11 @@ kd_status kd_multispin_new(kd_multispin **out, const kd_lattice *lat, const doub
     ms->afm = lat->J < 0 ? ~(uint64_t)0 : 0;
     ms->T = malloc(ngroups * sizeof *ms->T);
     ms->s = alloc_words(N * ms->Gs);
-    ms->always = alloc_words(2 * ms->Gs);
-    ms->maybe = alloc_words(2 * ms->Gs);
-    ms->pbits = alloc_words(2 * KD_MS_HEAD * ms->Gs);
-    ms->thr = alloc_words(ms->Gs); /* 2·Gs 32-bit words */
-    ms->tbyte = alloc_words(2 * ms->Gs);
+    ms->always = alloc_words(KD_MS_CLASSES * ms->Gs);
+    ms->maybe = alloc_words(KD_MS_CLASSES * ms->Gs);
+    ms->pbits = alloc_words(KD_MS_CLASSES * KD_MS_HEAD * ms->Gs);
+    ms->thr = alloc_words((KD_MS_CLASSES * ms->Gs + 1) / 2); /* 32-bit words */
+    ms->tbyte = alloc_words(KD_MS_CLASSES * ms->Gs);
     ms->stream_lo = alloc_words(ms->Gs);
     ms->stream_hi = alloc_words(ms->Gs);
     if (!ms->T || !ms->s || !ms->always || !ms->maybe || !ms->pbits || !ms->thr || !ms->tbyte ||
@@ -171,6 +188,21 @@ kd_status kd_multispin_set_kernel(kd_multispin *ms, const char *name)
     KD_FAIL(KD_ERR_INVALID,
             "unknown multi-spin kernel '%s', expected auto, avx2, avx2-nobmi2 or portable",
             name ? name : "");
+}
+
+kd_status kd_multispin_set_algorithm(kd_multispin *ms, kd_algorithm rule)
+{
+    if (rule != KD_ALGO_METROPOLIS && rule != KD_ALGO_HEATBATH)
+        KD_FAIL(KD_ERR_INVALID, "multi-spin update rule '%s', expected metropolis or heatbath",
+                kd_algorithm_name(rule));
+    ms->heatbath = rule == KD_ALGO_HEATBATH;
+    build_tables(ms);
+    return KD_OK;
+}
+
+kd_algorithm kd_multispin_algorithm(const kd_multispin *ms)
+{
+    return ms->heatbath ? KD_ALGO_HEATBATH : KD_ALGO_METROPOLIS;
 }
 
 void kd_multispin_set_threads(kd_multispin *ms, int nthreads)

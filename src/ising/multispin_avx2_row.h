@@ -3,7 +3,10 @@
  * multispin_avx2.c: with the BMI2 instructions pdep/pext, and with their
  * portable equivalents for CPUs where BMI2 is missing or slow. Define before
  * including: KD_MS_ROW_NAME, KD_MS_ROW_TARGET (the function attributes),
- * KD_MS_PDEP(src, mask), KD_MS_PEXT(w, u) and KD_MS_PEXT_NOT(w, u) (= pext(w, ~u)).
+ * KD_MS_PDEP(src, mask), KD_MS_PEXT(w, u) and KD_MS_PEXT_NOT(w, u) (= pext(w, ~u)),
+ * and KD_MS_ROW_HB: 0 for the Metropolis rule (two classes of flip
+ * decisions), 1 for heat-bath (five classes of new-spin decisions; see
+ * kd_ms_site in multispin_internal.h for both).
  *
  * Groups g..g+3 of one row: kd_ms_row_groups, four groups per vector. The head
  * blocks of a chunk of sites are generated first (several Philox chains in
@@ -20,15 +23,23 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
     uint64_t *restrict s = kd_ms_spins(ms, g); /* g is a multiple of 4: a whole block */
     const size_t row = (size_t)y * (size_t)L;
     const size_t up = (size_t)((y + L - 1) % L) * (size_t)L, down = (size_t)((y + 1) % L) * (size_t)L;
-    const __m256i afm = _mm256_set1_epi64x((long long)ms->afm);
+    enum { NC = KD_MS_ROW_HB ? 5 : 2, NP = KD_MS_ROW_HB ? 3 : 1 }; /* classes, class planes */
+    uint64_t (*const tail_scalar)(const struct kd_multispin *, size_t, uint64_t, uint64_t, uint64_t, unsigned,
+                                  uint64_t, const uint64_t *, unsigned, unsigned) =
+        KD_MS_ROW_HB ? tail_scalar5 : tail_scalar2;
+    const __m256i afm = _mm256_set1_epi64x((long long)ms->afm), ones = _mm256_set1_epi64x(-1);
     const __m256i real = _mm256_set_epi64x(g + 3 < ms->G ? -1 : 0, g + 2 < ms->G ? -1 : 0,
                                            g + 1 < ms->G ? -1 : 0, -1);
-    const __m256i always8 = LOAD(ms->always + g), always4 = LOAD(ms->always + G + g);
-    const __m256i maybe8 = LOAD(ms->maybe + g), maybe4 = LOAD(ms->maybe + G + g);
+    __m256i always[NC], maybe[NC];
+    for (int c = 0; c < NC; c++) {
+        always[c] = LOAD(ms->always + (size_t)c * G + g);
+        maybe[c] = LOAD(ms->maybe + (size_t)c * G + g);
+    }
+    const uint64_t *tb = ms->tbyte + g; /* class c at tb + c G */
     const __m256i slo = LOAD(ms->stream_lo + g), shi = LOAD(ms->stream_hi + g);
     const uint64_t *P = ms->pbits + g;
     __m256i head[CHUNK][4]; /* words of the head blocks q = 0, 1 of each site */
-    __m256i vcount = _mm256_setzero_si256(); /* accepted flips, per group */
+    __m256i vcount = _mm256_setzero_si256(); /* changed spins, per group */
     const int x0 = (y + parity) & 1, nsites = (L - x0 + 1) / 2;
     for (int j0 = 0; j0 < nsites; j0 += CHUNK) {
         const int nj = nsites - j0 < CHUNK ? nsites - j0 : CHUNK;
@@ -53,33 +64,76 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
             const size_t xl = (size_t)(x > 0 ? x - 1 : L - 1), xr = (size_t)(x + 1 < L ? x + 1 : 0);
             uint64_t *si = s + i * V;
             const __m256i sv = LOAD(si);
-            const __m256i d0 = _mm256_xor_si256(_mm256_xor_si256(sv, LOAD(s + (row + xl) * V)), afm);
-            const __m256i d1 = _mm256_xor_si256(_mm256_xor_si256(sv, LOAD(s + (row + xr) * V)), afm);
-            const __m256i d2 = _mm256_xor_si256(_mm256_xor_si256(sv, LOAD(s + (up + (size_t)x) * V)), afm);
-            const __m256i d3 = _mm256_xor_si256(_mm256_xor_si256(sv, LOAD(s + (down + (size_t)x) * V)), afm);
-            const __m256i a = _mm256_xor_si256(d0, d1), b = _mm256_and_si256(d0, d1);
-            const __m256i c = _mm256_xor_si256(d2, d3), e = _mm256_and_si256(d2, d3);
-            const __m256i any = _mm256_or_si256(_mm256_or_si256(d0, d1), _mm256_or_si256(d2, d3));
-            const __m256i one = _mm256_andnot_si256(_mm256_or_si256(b, e), _mm256_xor_si256(a, c));
-            /* zero = ~any; moves of neither class are always accepted */
-            __m256i flip = _mm256_andnot_si256(one, any);
-            flip = _mm256_or_si256(flip, _mm256_andnot_si256(any, always8));
-            flip = _mm256_or_si256(flip, _mm256_and_si256(one, always4));
-            const __m256i k8 = _mm256_andnot_si256(any, maybe8), k4 = _mm256_and_si256(one, maybe4);
-            __m256i und = _mm256_or_si256(k8, k4), acc = _mm256_setzero_si256(), used[KD_MS_HEAD];
+            const __m256i n0 = LOAD(s + (row + xl) * V), n1 = LOAD(s + (row + xr) * V);
+            const __m256i n2 = LOAD(s + (up + (size_t)x) * V), n3 = LOAD(s + (down + (size_t)x) * V);
+            __m256i kk[NC], yes; /* class masks; lanes decided "yes" without randomness */
+#if KD_MS_ROW_HB
+            {   /* kd_ms_count_up: kk[k] = the lanes with k neighbours up */
+                const __m256i a = _mm256_xor_si256(n0, n1), b = _mm256_and_si256(n0, n1);
+                const __m256i c = _mm256_xor_si256(n2, n3), e = _mm256_and_si256(n2, n3);
+                const __m256i ac = _mm256_xor_si256(a, c);
+                const __m256i o01 = _mm256_or_si256(n0, n1), o23 = _mm256_or_si256(n2, n3);
+                kk[0] = _mm256_andnot_si256(_mm256_or_si256(o01, o23), ones);
+                kk[1] = _mm256_andnot_si256(_mm256_or_si256(b, e), ac);
+                kk[3] = _mm256_and_si256(ac, _mm256_and_si256(o01, o23));
+                kk[4] = _mm256_and_si256(b, e);
+                kk[2] = _mm256_andnot_si256(_mm256_or_si256(_mm256_or_si256(kk[0], kk[1]),
+                                                            _mm256_or_si256(kk[3], kk[4])), ones);
+                yes = _mm256_setzero_si256();
+                (void)afm; /* J's sign is in the thresholds */
+            }
+#else
+            {   /* kd_ms_classify: d_k = 1 where bond k is unsatisfied */
+                const __m256i d0 = _mm256_xor_si256(_mm256_xor_si256(sv, n0), afm);
+                const __m256i d1 = _mm256_xor_si256(_mm256_xor_si256(sv, n1), afm);
+                const __m256i d2 = _mm256_xor_si256(_mm256_xor_si256(sv, n2), afm);
+                const __m256i d3 = _mm256_xor_si256(_mm256_xor_si256(sv, n3), afm);
+                const __m256i a = _mm256_xor_si256(d0, d1), b = _mm256_and_si256(d0, d1);
+                const __m256i c = _mm256_xor_si256(d2, d3), e = _mm256_and_si256(d2, d3);
+                const __m256i any = _mm256_or_si256(_mm256_or_si256(d0, d1), _mm256_or_si256(d2, d3));
+                const __m256i one = _mm256_andnot_si256(_mm256_or_si256(b, e), _mm256_xor_si256(a, c));
+                /* zero = ~any; moves of neither class lower or keep the energy:
+                 * always flipped */
+                yes = _mm256_or_si256(_mm256_andnot_si256(one, any), _mm256_andnot_si256(any, always[0]));
+                yes = _mm256_or_si256(yes, _mm256_and_si256(one, always[1]));
+                kk[0] = _mm256_andnot_si256(any, maybe[0]);
+                kk[1] = _mm256_and_si256(one, maybe[1]);
+                (void)ones;
+            }
+#endif
+            __m256i und = _mm256_setzero_si256(), acc = _mm256_setzero_si256(), used[KD_MS_HEAD];
+#if KD_MS_ROW_HB
+            for (int c = 0; c < NC; c++) {
+                yes = _mm256_or_si256(yes, _mm256_and_si256(kk[c], always[c]));
+                kk[c] = _mm256_and_si256(kk[c], maybe[c]);
+                und = _mm256_or_si256(und, kk[c]);
+            }
+#else
+            und = _mm256_or_si256(kk[0], kk[1]);
+#endif
             for (unsigned r = 0; r < KD_MS_HEAD; r++) {
                 used[r] = und;
-                round_avx2(P, G, r, head[j][r], k8, k4, &und, &acc);
+                round_avx2(P, G, r, head[j][r], kk, NC, &und, &acc);
             }
             /* tail, first chunk (kd_ms_tail_chunks) for the four groups at once:
              * the j-th undecided lane of group k takes byte j of its window
              * (64-bit lane k of F) and compares it, as an unsigned byte, with
              * its class's threshold bits 27-20 (T) */
             if (!ISZERO(und)) {
-                uint64_t uk[4], ks[4], lo[4], hi[4], u3[4], u2[4], w3[4], w2[4], cls[4], ak[4];
+                uint64_t uk[4], lo[4], hi[4], u3[4], u2[4], w3[4], w2[4], ak[4];
+                uint64_t pv[NP][4]; /* class planes, lane k = group k */
                 unsigned m[4], n[4], valid = 0, crowded = 0;
+                __m256i plane[NP];
+#if KD_MS_ROW_HB
+                plane[0] = _mm256_or_si256(kk[1], kk[3]);
+                plane[1] = _mm256_or_si256(kk[2], kk[3]);
+                plane[2] = kk[4];
+#else
+                plane[0] = kk[1];
+#endif
                 STORE(uk, und);
-                STORE(ks, k8);
+                for (int q = 0; q < NP; q++)
+                    STORE(pv[q], plane[q]);
                 STORE(u3, used[3]);
                 STORE(u2, used[2]);
                 STORE(w3, head[j][3]);
@@ -90,7 +144,6 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
                                       KD_MS_PEXT_NOT(w2[k], u2[k]), 64 - (unsigned)_mm_popcnt_u64(u2[k]),
                                       &lo[k], &hi[k], &m[k]);
                     n[k] = (unsigned)_mm_popcnt_u64(uk[k]);
-                    cls[k] = KD_MS_PEXT(ks[k], uk[k]); /* bit j: the j-th lane is of class 0 */
                     /* more than 8 lanes: not here. (A window shorter than 8 n bits
                      * would need more than 64 lanes undecided in rounds 2 and 3
                      * together, which does not happen in practice: a guard.) */
@@ -101,13 +154,17 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
                 }
                 const __m256i F = _mm256_set_epi64x((long long)lo[3], (long long)lo[2], (long long)lo[1],
                                                     (long long)lo[0]);
-                /* byte j of lane k: all ones if bit j of cls[k] is set */
-                const __m256i C = _mm256_set_epi64x((long long)cls[3], (long long)cls[2], (long long)cls[1],
-                                                    (long long)cls[0]);
-                const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
-                const __m256i byte0 = _mm256_set_epi64x(0x0808080808080808LL, 0, 0x0808080808080808LL, 0);
-                const __m256i c0 = _mm256_cmpeq_epi8(_mm256_and_si256(_mm256_shuffle_epi8(C, byte0), bit), bit);
-                const __m256i T = _mm256_blendv_epi8(LOAD(ms->tbyte + G + g), LOAD(ms->tbyte + g), c0);
+                /* byte j of group k's lane in E[q]: all ones if the j-th undecided
+                 * lane has bit q of its class set */
+                __m256i E[NP];
+                for (int q = 0; q < NP; q++)
+                    E[q] = byte_masks(KD_MS_PEXT(pv[q][3], uk[3]), KD_MS_PEXT(pv[q][2], uk[2]),
+                                      KD_MS_PEXT(pv[q][1], uk[1]), KD_MS_PEXT(pv[q][0], uk[0]));
+                __m256i T = _mm256_blendv_epi8(LOAD(tb), LOAD(tb + G), E[0]);
+#if KD_MS_ROW_HB
+                T = _mm256_blendv_epi8(T, _mm256_blendv_epi8(LOAD(tb + 2 * G), LOAD(tb + 3 * G), E[0]), E[1]);
+                T = _mm256_blendv_epi8(T, LOAD(tb + 4 * G), E[2]);
+#endif
                 /* x < t  <=>  t - x (saturating) != 0 */
                 const unsigned lt = ~(unsigned)_mm256_movemask_epi8(
                     _mm256_cmpeq_epi8(_mm256_subs_epu8(T, F), _mm256_setzero_si256()));
@@ -118,19 +175,25 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
                 if (crowded | tie) { /* rare: the scalar tail for those groups */
                     const uint64_t blk = kd_ms_site_block(ms, h, i);
                     for (int k = 0; k < 4; k++) {
+                        uint64_t pl[3] = {0, 0, 0}; /* group k's class planes */
+                        for (int q = 0; q < NP; q++)
+                            pl[q] = pv[q][k];
                         if (crowded >> k & 1)
-                            ak[k] = tail_scalar(ms, g + (size_t)k, blk, lo[k], hi[k], m[k], uk[k], ks[k], 0, 0);
+                            ak[k] = tail_scalar(ms, g + (size_t)k, blk, lo[k], hi[k], m[k], uk[k], pl, 0, 0);
                         else if ((tie >> (8 * k)) & 0xff)
                             ak[k] |= tail_scalar(ms, g + (size_t)k, blk, lo[k], hi[k], m[k],
-                                                 KD_MS_PDEP(tie >> (8 * k), uk[k]), ks[k], 1, 8 * n[k]);
+                                                 KD_MS_PDEP(tie >> (8 * k), uk[k]), pl, 1, 8 * n[k]);
                     }
                 }
                 acc = _mm256_or_si256(acc, _mm256_set_epi64x((long long)ak[3], (long long)ak[2], (long long)ak[1],
                                                              (long long)ak[0]));
             }
-            flip = _mm256_or_si256(flip, acc);
-            STORE(si, _mm256_xor_si256(sv, flip));
-            const __m256i seen = _mm256_and_si256(flip, real); /* padding groups are not counted */
+            yes = _mm256_or_si256(yes, acc);
+            /* Metropolis: "yes" flips the spin; heat-bath: "yes" is the new spin */
+            const __m256i nv = KD_MS_ROW_HB ? yes : _mm256_xor_si256(sv, yes);
+            STORE(si, nv);
+            /* changed spins; padding groups are not counted */
+            const __m256i seen = _mm256_and_si256(KD_MS_ROW_HB ? _mm256_xor_si256(nv, sv) : yes, real);
             /* popcount per byte (nibble lookup), summed per 64-bit lane */
             const __m256i nib = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
                                                  0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);

@@ -15,7 +15,7 @@
  * KD_MS_CHUNKS chunks of 8, 8, 8 and 4 bits, each compared as one integer by
  * the lanes still undecided, with bits from the site's tail stream
  * (kd_ms_tail_chunks). */
-enum { KD_MS_HEAD = 4, KD_MS_CHUNKS = 4 };
+enum { KD_MS_HEAD = 4, KD_MS_CHUNKS = 4, KD_MS_CLASSES = 5 };
 static inline unsigned kd_ms_chunk_width(unsigned c) { return c < 3 ? 8 : 4; }
 static inline unsigned kd_ms_chunk_shift(unsigned c) { return c < 3 ? 20 - 8 * c : 0; }
 
@@ -44,13 +44,20 @@ struct kd_multispin {
     philox4x32_key_t key;
     uint64_t *s;          /* N·Gs spin words (see kd_ms_spins): bit r of group g's word
                            * at a site = (spin of replica 64g + r is +1) */
-    /* Per group and class c: always[c·Gs + g] = ~0 if the move is always accepted
-     * (threshold 2^32), maybe[c·Gs + g] = ~0 if it needs random bits (0 < thr <
-     * 2^32); neither: never accepted. pbits[(b·2 + c)·Gs + g] = ~0 if bit 31 - b of
-     * the 32-bit threshold is set (head round b < KD_MS_HEAD compares that bit). */
+    /* The update rule: 0 Metropolis (flip decisions, classes 0-1 = moves with 0
+     * or 1 unsatisfied bond), 1 heat-bath (new-spin decisions, class k = k
+     * neighbours up, k = 0..4); ncls = 2 or 5 classes need random bits. */
+    int heatbath;
+    unsigned ncls;
+    /* Per group and class c (< KD_MS_CLASSES): always[c·Gs + g] = ~0 if the
+     * decision is "yes" without randomness (threshold 2^32), maybe[c·Gs + g] = ~0
+     * if it needs random bits (0 < thr < 2^32); neither: always "no". "Yes" is
+     * "flip" for Metropolis and "spin up" for heat-bath. pbits[(b·KD_MS_CLASSES +
+     * c)·Gs + g] = ~0 if bit 31 - b of the 32-bit threshold is set (head round b
+     * < KD_MS_HEAD compares that bit). */
     uint64_t *always, *maybe, *pbits;
     /* thr[c·Gs + g]: the 32-bit threshold of class c (0 when never or always
-     * accepted); tbyte[c·Gs + g]: its bits 27-20 (the tail's first chunk)
+     * yes); tbyte[c·Gs + g]: its bits 27-20 (the tail's first chunk)
      * repeated in all eight bytes, for the vector kernel's bytewise compare. */
     uint32_t *thr;
     uint64_t *tbyte;
@@ -87,8 +94,8 @@ extern const kd_ms_kernel kd_ms_kernel_avx2, kd_ms_kernel_avx2_soft;
  * blocks (the tail draws at most 28 bits for each of 64 lanes = 28 words). Site i in
  * half-sweep h owns blocks 16 (h N/2 + i/2) + q, q = 0..15 (the lower half of
  * the counter; see kadanoff/multispin.h). Start configurations use indices
- * >= 2^63. Decision classes: class 0 = no unsatisfied bond (ΔE = 8|J|),
- * class 1 = one (ΔE = 4|J|). */
+ * >= 2^63. Decision classes: Metropolis class 0 = no unsatisfied bond
+ * (ΔE = 8|J|), class 1 = one (ΔE = 4|J|); heat-bath class k = k neighbours up. */
 enum { KD_MS_BLOCKS = 16 };
 static inline uint64_t kd_ms_site_block(const struct kd_multispin *ms, uint64_t h, size_t i)
 {
@@ -194,15 +201,26 @@ static inline uint64_t kd_ms_pdep(uint64_t src, uint64_t mask)
 }
 
 /* Round b of the bit-serial comparison u < thr for the undecided lanes `und`
- * (lanes k8 compare with the class-0 threshold, k4 with class 1): bit b of u is
- * the lane's bit of w; thr's bit is pb. A lane is decided at the first bit
- * where they differ: accepted if u's bit is 0 and thr's is 1. */
-static inline void kd_ms_round(const uint64_t *P, size_t G, unsigned b, uint64_t w, uint64_t k8,
-                               uint64_t k4, uint64_t *und, uint64_t *acc)
+ * (lanes k[c] compare with the threshold of class c < nc): bit b of u is the
+ * lane's bit of w; thr's bit is pb. A lane is decided at the first bit where
+ * they differ: "yes" (acc) if u's bit is 0 and thr's is 1. */
+static inline void kd_ms_round(const uint64_t *P, size_t G, unsigned b, uint64_t w, const uint64_t *k,
+                               unsigned nc, uint64_t *und, uint64_t *acc)
 {
-    uint64_t pb = (k8 & P[2 * b * G]) | (k4 & P[(2 * b + 1) * G]);
+    uint64_t pb = 0;
+    for (unsigned c = 0; c < nc; c++)
+        pb |= k[c] & P[(b * KD_MS_CLASSES + c) * G];
     *acc |= *und & pb & ~w;
     *und &= ~(w ^ pb);
+}
+
+/* The class of each lane as three bit planes (class = p0 + 2 p1 + 4 p2), from
+ * the nc one-hot class masks k: the form the tail reads. */
+static inline void kd_ms_class_planes(const uint64_t *k, unsigned nc, uint64_t *pl)
+{
+    pl[0] = k[1] | (nc > 3 ? k[3] : 0);
+    pl[1] = nc > 2 ? k[2] | k[3] : 0;
+    pl[2] = nc > 4 ? k[4] : 0;
 }
 
 /* `width` (<= 8) bits of the tail stream from position q, as an integer whose
@@ -217,8 +235,8 @@ static inline unsigned kd_ms_tail_bits(const struct kd_multispin *ms, size_t g, 
 
 /* The tail of the decisions of group g at a site whose blocks start at blk,
  * from chunk c on, with the tail stream's bits before position p already
- * drawn: returns the accepted lanes among `und` (lanes in k8 are of class 0,
- * the others of class 1). The window lo, hi holds the stream's first m bits.
+ * drawn: returns the "yes" lanes among `und`, whose classes (< nc, which is 2
+ * or 5) are given by the planes pl (kd_ms_class_planes). The window lo, hi holds the stream's first m bits.
  *
  * Chunk c (width w = 8, 8, 8, 4) holds bits s = 20, 12, 4, 0 up of the 28 tail
  * bits of u. With U the lanes still undecided (in lane order) and n = |U|,
@@ -232,19 +250,24 @@ static inline unsigned kd_ms_tail_bits(const struct kd_multispin *ms, size_t g, 
  * groups). At most 28 bits per lane are drawn: 1792 per group and site. */
 static inline uint64_t kd_ms_tail_chunks(const struct kd_multispin *ms, size_t g, uint64_t blk,
                                          uint64_t lo, uint64_t hi, unsigned m, uint64_t und,
-                                         uint64_t k8, unsigned c, unsigned p)
+                                         const uint64_t *pl, unsigned nc, unsigned c, unsigned p)
 {
     const size_t G = ms->Gs; /* table stride */
     uint64_t acc = 0;
     for (; und && c < KD_MS_CHUNKS; c++) {
         const unsigned w = kd_ms_chunk_width(c), s = kd_ms_chunk_shift(c), mask = (1u << w) - 1;
-        const unsigned t8 = (ms->thr[g] >> s) & mask, t4 = (ms->thr[G + g] >> s) & mask;
+        unsigned tc[8];
+        for (unsigned k = 0; k < nc; k++)
+            tc[k] = (ms->thr[k * G + g] >> s) & mask;
         uint64_t tied = 0;
         unsigned j = 0;
         for (uint64_t rest = und; rest; rest &= rest - 1, j++) {
-            const uint64_t lane = rest & (0 - rest);
+            const unsigned l = (unsigned)__builtin_ctzll(rest);
+            const uint64_t lane = (uint64_t)1 << l;
             const unsigned x = kd_ms_tail_bits(ms, g, blk, lo, hi, m, p + w * j, w);
-            const unsigned t = (k8 & lane) ? t8 : t4;
+            const unsigned k = nc > 2 ? ((pl[0] >> l) & 1) | ((pl[1] >> l) & 1) << 1 | ((pl[2] >> l) & 1) << 2
+                                      : (pl[0] >> l) & 1;
+            const unsigned t = tc[k];
             if (x < t)
                 acc |= lane;
             else if (x == t)
@@ -257,28 +280,42 @@ static inline uint64_t kd_ms_tail_chunks(const struct kd_multispin *ms, size_t g
 }
 
 /* The portable decision for group g at a site whose blocks start at blk:
- * lanes k8 (class 0) and k4 (class 1) need random bits; returns the accepted
- * lanes. Rounds 0-3 (the head) take the four words of head blocks blk, blk+1;
- * the lanes still undecided then go through the tail (kd_ms_tail_chunks). */
+ * lanes k[c] (class c < nc) need random bits; returns the "yes" lanes. Rounds
+ * 0-3 (the head) take the four words of head blocks blk, blk+1; the lanes
+ * still undecided then go through the tail (kd_ms_tail_chunks). */
 static inline uint64_t kd_ms_decide(const struct kd_multispin *ms, size_t g, uint64_t blk,
-                                    uint64_t k8, uint64_t k4)
+                                    const uint64_t *k, unsigned nc)
 {
     const size_t G = ms->Gs; /* table stride */
     const uint64_t *P = ms->pbits + g;
-    uint64_t w[4], used[4], und = k8 | k4, acc = 0;
+    uint64_t w[4], used[4], und = 0, acc = 0;
+    for (unsigned c = 0; c < nc; c++)
+        und |= k[c];
     kd_ms_block_words(ms, g, blk, w);
     kd_ms_block_words(ms, g, blk + 1, w + 2);
     for (unsigned b = 0; b < KD_MS_HEAD; b++) {
         used[b] = und;
-        kd_ms_round(P, G, b, w[b], k8, k4, &und, &acc);
+        kd_ms_round(P, G, b, w[b], k, nc, &und, &acc);
     }
     if (!und)
         return acc;
-    uint64_t lo, hi;
+    uint64_t lo, hi, pl[3];
     unsigned m;
     kd_ms_tail_window(kd_ms_pext_not(w[3], used[3]), 64 - kd_ms_popcount(used[3]),
                       kd_ms_pext_not(w[2], used[2]), 64 - kd_ms_popcount(used[2]), &lo, &hi, &m);
-    return acc | kd_ms_tail_chunks(ms, g, blk, lo, hi, m, und, k8, 0, 0);
+    kd_ms_class_planes(k, nc, pl);
+    return acc | kd_ms_tail_chunks(ms, g, blk, lo, hi, m, und, pl, nc, 0, 0);
+}
+
+/* Heat-bath classes: kk[k] = the lanes with k of the four neighbours n0..n3 up
+ * (k = 0..4). With a = n0^n1, b = n0&n1 (the 2-bit count of the first pair)
+ * and c, e likewise: one up iff exactly one pair counts 1 and neither counts 2
+ * (kd_ms_classify of the neighbours); three up is one down, the same for ~n. */
+static inline void kd_ms_count_up(uint64_t n0, uint64_t n1, uint64_t n2, uint64_t n3, uint64_t *kk)
+{
+    kd_ms_classify(0, n0, n1, n2, n3, 0, &kk[0], &kk[1]);
+    kd_ms_classify(~(uint64_t)0, n0, n1, n2, n3, 0, &kk[4], &kk[3]);
+    kk[2] = ~(kk[0] | kk[1] | kk[3] | kk[4]);
 }
 
 /* One site of group g with the portable logic: returns the new spin word. */
@@ -286,13 +323,19 @@ static inline uint64_t kd_ms_site(const struct kd_multispin *ms, size_t g, uint6
                                   uint64_t n0, uint64_t n1, uint64_t n2, uint64_t n3)
 {
     const size_t G = ms->Gs; /* table stride */
-    uint64_t zero, one;
-    kd_ms_classify(s, n0, n1, n2, n3, ms->afm, &zero, &one);
-    uint64_t flip = ~(zero | one) | (zero & ms->always[g]) | (one & ms->always[G + g]);
-    uint64_t k8 = zero & ms->maybe[g], k4 = one & ms->maybe[G + g];
-    if (k8 | k4)
-        flip |= kd_ms_decide(ms, g, blk, k8, k4);
-    return s ^ flip;
+    uint64_t kk[KD_MS_CLASSES], yes = 0, need = 0;
+    if (ms->heatbath)
+        kd_ms_count_up(n0, n1, n2, n3, kk);
+    else /* moves of neither class lower or keep the energy: always flipped */
+        kd_ms_classify(s, n0, n1, n2, n3, ms->afm, &kk[0], &kk[1]), yes = ~(kk[0] | kk[1]);
+    for (unsigned c = 0; c < ms->ncls; c++) {
+        yes |= kk[c] & ms->always[c * G + g];
+        kk[c] &= ms->maybe[c * G + g];
+        need |= kk[c];
+    }
+    if (need)
+        yes |= kd_ms_decide(ms, g, blk, kk, ms->ncls);
+    return ms->heatbath ? yes : s ^ yes;
 }
 
 /* The portable kernel for groups [g0, g1) of row y (multispin_portable.c). */
