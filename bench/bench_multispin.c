@@ -10,6 +10,8 @@
  *     threads (each thread its own groups, no synchronisation); with 256
  *     replicas on all threads (rows split, a barrier per half-sweep); and the
  *     portable kernel with 256 replicas on 1 thread;
+ *   - the multi-spin heat-bath rule (256 replicas, 1 thread) and its ratio to
+ *     the Metropolis rule's column;
  * and the ratio of the multi-spin to the scalar kernel on the same threads,
  * all measured in this process (median of three timings): on a shared
  * machine compare ratios rather than absolute numbers. Chains start hot and
@@ -63,14 +65,14 @@ static double time_scalar(const kd_lattice *lat, double T, long sweeps, int chai
 
 /* flips/ns of one multi-spin object with `groups` groups on `threads` threads */
 static double time_multispin(const kd_lattice *lat, double T, size_t groups, long sweeps,
-                             int threads, const char *kernel, double *acceptance)
+                             int threads, const char *kernel, kd_algorithm rule, double *acceptance)
 {
     double temps[64];
     for (size_t g = 0; g < groups; g++)
         temps[g] = T;
     kd_multispin *ms;
     if (kd_multispin_new(&ms, lat, temps, groups, 7, 1000) != KD_OK ||
-        kd_multispin_set_kernel(ms, kernel) != KD_OK)
+        kd_multispin_set_kernel(ms, kernel) != KD_OK || kd_multispin_set_algorithm(ms, rule) != KD_OK)
         return NAN;
     kd_multispin_set_threads(ms, threads);
     kd_multispin_randomize(ms);
@@ -148,9 +150,10 @@ int main(int argc, char **argv)
     printf("2D Ising at T_c, periodic, h = 0, %d hardware threads; multi-spin kernel \"%s\". "
            "Spin flips (attempted updates) per ns.\n\n", threads, kernel);
     printf("| L | scalar 1 thr | multi-spin 1 thr (256 rep.) | ratio | scalar %d thr | multi-spin %d thr "
-           "(%d rep.) | ratio | multi-spin %d thr (256 rep., rows split) | portable 1 thr | acceptance |\n",
+           "(%d rep.) | ratio | multi-spin %d thr (256 rep., rows split) | portable 1 thr | acceptance "
+           "| heat-bath multi-spin 1 thr | heat-bath / Metropolis |\n",
            threads, threads, 256 * threads, threads);
-    printf("|---|---|---|---|---|---|---|---|---|---|\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int L = 64; L <= maxL; L *= 2) {
         kd_lattice lat = {KD_LATTICE_SQUARE, L, KD_BOUNDARY_PERIODIC, 1.0, 0.0};
         const double N = (double)L * L;
@@ -160,12 +163,14 @@ int main(int argc, char **argv)
         double acc;
         double s1 = time_scalar(&lat, Tc, s_sweeps, 1);
         double sn = time_scalar(&lat, Tc, s_sweeps, threads);
-        double m1 = time_multispin(&lat, Tc, 4, m_sweeps, 1, "auto", &acc);
-        double mn = time_multispin(&lat, Tc, 4 * (size_t)threads, m_sweeps, threads, "auto", NULL);
-        double mr = time_multispin(&lat, Tc, 4, m_sweeps, threads, "auto", NULL);
-        double p1 = time_multispin(&lat, Tc, 4, p_sweeps, 1, "portable", NULL);
-        printf("| %d | %.3f | %.2f | %.1f | %.3f | %.2f | %.1f | %.2f | %.2f | %.3f |\n", L, s1, m1,
-               m1 / s1, sn, mn, mn / sn, mr, p1, acc);
+        const kd_algorithm M = KD_ALGO_METROPOLIS;
+        double m1 = time_multispin(&lat, Tc, 4, m_sweeps, 1, "auto", M, &acc);
+        double mn = time_multispin(&lat, Tc, 4 * (size_t)threads, m_sweeps, threads, "auto", M, NULL);
+        double mr = time_multispin(&lat, Tc, 4, m_sweeps, threads, "auto", M, NULL);
+        double p1 = time_multispin(&lat, Tc, 4, p_sweeps, 1, "portable", M, NULL);
+        double h1 = time_multispin(&lat, Tc, 4, m_sweeps, 1, "auto", KD_ALGO_HEATBATH, NULL);
+        printf("| %d | %.3f | %.2f | %.1f | %.3f | %.2f | %.1f | %.2f | %.2f | %.3f | %.2f | %.2f |\n", L,
+               s1, m1, m1 / s1, sn, mn, mn / sn, mr, p1, acc, h1, h1 / m1);
         fflush(stdout);
     }
 #if defined(__x86_64__)

@@ -51,6 +51,15 @@ default_algo "255 chains" wolff -L 8 -n 255 --chains 255
 default_algo "open boundary, 256 chains" wolff -L 8 --boundary open -n 256 --chains 256
 default_algo "--algorithm kept" metropolis -L 8 -n 256 --chains 256 --algorithm metropolis
 default_algo "field, 256 chains" metropolis -L 8 --field 0.2 -n 256 --chains 256
+default_algo "--algorithm multispin-heatbath kept" multispin-heatbath -L 8 -n 256 --chains 256 --algorithm multispin-heatbath
+
+# multispin-heatbath: same spins on 1 and 2 threads; the lattice restrictions
+MH=(sample -L 8 --temps 2.3,3 -n 256 --chains 128 --algorithm multispin-heatbath --seed 4 -q)
+if "$K" "${MH[@]}" --threads 1 -o "$T/h1.h5" && "$K" "${MH[@]}" --threads 2 -o "$T/h2.h5" &&
+   "$K" export "$T/h1.h5" --npy "$T/hn1" >/dev/null 2>&1 && "$K" export "$T/h2.h5" --npy "$T/hn2" >/dev/null 2>&1 &&
+   cmp -s "$T/hn1/spins.npy" "$T/hn2/spins.npy"
+then ok; else bad "multispin-heatbath: --threads 1 and 2 spins differ"; fi
+check "multispin-heatbath odd L" 1 "even L" -- "$K" sample -L 7 --temps 2 -n 10 --algorithm multispin-heatbath -o "$T/a.h5"
 
 # multispin has one burn-in for all replicas: one warning per temperature, not one
 # per chain (L = 48 at T_c does not settle within the minimum --max-burn-in)

@@ -750,12 +750,22 @@ static void test_bad_input(void)
                 "T = %g refused: %s", bad[k], kd_last_error());
     kd_test(kd_multispin_new(&ms, &ok, T, 0, 1, 1) == KD_ERR_INVALID && !ms, "no groups refused");
     kd_algorithm a;
+    kd_test(kd_algorithm_parse("multispin-heatbath", &a) == KD_OK && a == KD_ALGO_MULTISPIN_HEATBATH &&
+                !strcmp(kd_algorithm_name(KD_ALGO_MULTISPIN_HEATBATH), "multispin-heatbath") &&
+                kd_algorithm_is_multispin(a) && !kd_algorithm_is_multispin(KD_ALGO_HEATBATH),
+            "algorithm name multispin-heatbath");
+    kd_sampler *S = NULL;
+    kd_test(kd_sampler_new(&S, &ok, 2.0, KD_ALGO_MULTISPIN_HEATBATH, 1, 1) == KD_ERR_INVALID && !S,
+            "kd_sampler refuses multispin-heatbath: %s", kd_last_error());
     kd_test(kd_algorithm_parse("multispin", &a) == KD_OK && a == KD_ALGO_MULTISPIN &&
                 !strcmp(kd_algorithm_name(KD_ALGO_MULTISPIN), "multispin"),
             "algorithm name 'multispin'");
 }
 
 /* ---- kd_sample --algorithm multispin ------------------------------------ */
+
+/* The algorithm test_sample_driver runs kd_sample with. */
+static kd_algorithm sample_algo = KD_ALGO_MULTISPIN;
 
 static kd_dataset *run_sample(const double *temps, size_t nt, int threads, long burn_in, int sym)
 {
@@ -766,7 +776,7 @@ static kd_dataset *run_sample(const double *temps, size_t nt, int threads, long 
     p.ntemps = nt;
     p.samples = 2000;
     p.chains = 100; /* two groups, the second partly used */
-    p.algorithm = KD_ALGO_MULTISPIN;
+    p.algorithm = sample_algo;
     p.seed = 31;
     p.burn_in = burn_in;
     p.symmetrize = sym;
@@ -774,7 +784,8 @@ static kd_dataset *run_sample(const double *temps, size_t nt, int threads, long 
     kd_dataset *d = NULL;
     kd_status st = kd_sample(&p, &d);
     kd_set_threads(0);
-    kd_test(st == KD_OK, "kd_sample multispin (%d threads): %s", threads, kd_last_error());
+    kd_test(st == KD_OK, "kd_sample %s (%d threads): %s", kd_algorithm_name(sample_algo), threads,
+            kd_last_error());
     return d;
 }
 
@@ -790,8 +801,8 @@ static void test_sample_driver(void)
     const size_t n = a->n, N = 64;
     kd_test(n == 8000 && b->n == n && !memcmp(a->spins, b->spins, n * N) &&
                 !memcmp(a->energy, b->energy, n * sizeof *a->energy) &&
-                !strcmp(a->algorithm, "multispin"),
-            "kd_sample multispin: identical datasets on 1 and 2 threads");
+                !strcmp(a->algorithm, kd_algorithm_name(sample_algo)),
+            "kd_sample %s: identical datasets on 1 and 2 threads", kd_algorithm_name(sample_algo));
     /* each chain (replica) fills its own rows in time order; rows carry T */
     int labels = 1;
     for (size_t r = 0; r < n; r++)
@@ -805,18 +816,18 @@ static void test_sample_driver(void)
         kd_kaufman_torus(8, 1.0, temps[t], &ex);
         const kd_temp_summary *sm = &a->summary[t];
         char what[96];
-        snprintf(what, sizeof what, "kd_sample multispin L=8 T=%g ⟨e⟩ (τ %.1f, interval %.0f)",
-                 temps[t], sm->tau_e, sm->interval);
+        snprintf(what, sizeof what, "kd_sample %s L=8 T=%g ⟨e⟩ (τ %.1f, interval %.0f)",
+                 kd_algorithm_name(sample_algo), temps[t], sm->tau_e, sm->interval);
         kd_test_sigma(sm->e, sm->e_err, ex.e, 4.0, what);
-        snprintf(what, sizeof what, "kd_sample multispin L=8 T=%g c", temps[t]);
+        snprintf(what, sizeof what, "kd_sample %s L=8 T=%g c", kd_algorithm_name(sample_algo), temps[t]);
         kd_test_sigma(sm->c, sm->c_err, ex.c, 4.0, what);
         kd_test(sm->burn_in >= 1100 && sm->interval >= 1 && sm->acceptance > 0 && sm->acceptance < 1,
                 "T=%g: burn-in %.0f sweeps, interval %.0f, acceptance %.3f", temps[t], sm->burn_in,
                 sm->interval, sm->acceptance);
     }
     kd_test(a->summary[3].e == -2.0 && fabs(a->summary[2].e) < 0.05,
-            "T = 0 ground states and T = inf random spins in multispin datasets (e = %g, %g)",
-            a->summary[3].e, a->summary[2].e);
+            "T = 0 ground states and T = inf random spins in %s datasets (e = %g, %g)",
+            kd_algorithm_name(sample_algo), a->summary[3].e, a->summary[2].e);
     kd_dataset_free(a);
     kd_dataset_free(b);
 
@@ -830,7 +841,8 @@ static void test_sample_driver(void)
         /* symmetrised: ⟨m⟩ = 0 up to noise (|m| ~ 0.8 at T = 2.3, L = 8; 2000
          * samples: sd of the mean <= 0.02 even if every pair were correlated) */
         kd_test(fabs(msum / (double)c->n) < 0.1 && !strcmp(c->burn_in, "500"),
-                "symmetrised multispin samples, ⟨m⟩ = %.3f", msum / (double)c->n);
+                "symmetrised %s samples, ⟨m⟩ = %.3f", kd_algorithm_name(sample_algo),
+                msum / (double)c->n);
         kd_dataset_free(c);
     }
     kd_sample_params p;
@@ -839,10 +851,10 @@ static void test_sample_driver(void)
     p.temps = t1;
     p.ntemps = 1;
     p.samples = 10;
-    p.algorithm = KD_ALGO_MULTISPIN;
+    p.algorithm = sample_algo;
     kd_dataset *d = NULL;
     kd_test(kd_sample(&p, &d) == KD_ERR_UNSUPPORTED && !d && strstr(kd_last_error(), "even L"),
-            "kd_sample multispin refuses odd L: %s", kd_last_error());
+            "kd_sample %s refuses odd L: %s", kd_algorithm_name(sample_algo), kd_last_error());
 }
 
 int main(void)
@@ -879,6 +891,8 @@ int main(void)
     test_rule_switch();
     rule = KD_ALGO_METROPOLIS;
     test_bad_input();
+    test_sample_driver();
+    sample_algo = KD_ALGO_MULTISPIN_HEATBATH;
     test_sample_driver();
     return kd_test_done();
 }

@@ -72,9 +72,17 @@ typedef enum {
     KD_ALGO_METROPOLIS = 0, /* checkerboard (sublattice) Metropolis */
     KD_ALGO_HEATBATH = 1,   /* checkerboard heat-bath (Glauber) */
     KD_ALGO_WOLFF = 2,      /* Wolff single-cluster; h = 0 only */
-    KD_ALGO_MULTISPIN = 3   /* checkerboard Metropolis of 64-replica bit-packed groups
+    KD_ALGO_MULTISPIN = 3,  /* checkerboard Metropolis of 64-replica bit-packed groups
                              * (kadanoff/multispin.h; kd_sample only, not kd_sampler) */
+    KD_ALGO_MULTISPIN_HEATBATH = 4 /* the same with the heat-bath rule ("multispin-heatbath") */
 } kd_algorithm;
+
+/* 1 for the multi-spin algorithms (the chains of a temperature are the
+ * replicas of one kd_multispin object), else 0. */
+static inline int kd_algorithm_is_multispin(kd_algorithm a)
+{
+    return a == KD_ALGO_MULTISPIN || a == KD_ALGO_MULTISPIN_HEATBATH;
+}
 
 const char *kd_algorithm_name(kd_algorithm a);
 kd_status kd_algorithm_parse(const char *s, kd_algorithm *out);

@@ -1,5 +1,5 @@
 /*
- * kd_sample with --algorithm multispin: all chains of one temperature are the
+ * kd_sample with --algorithm multispin or multispin-heatbath: all chains of one temperature are the
  * replicas of one kd_multispin object (ceil(chains / 64) groups; the lanes past
  * `chains` are simulated and ignored). The protocol is kd_sample's (sample.h):
  *   - start: kd_multispin_set_ordered, each replica independently;
@@ -156,6 +156,8 @@ kd_status kd_multispin_sample_temperature(const kd_sample_params *p, size_t t, k
     const uint64_t base = kd_sample_stream(T, 0) & ~(uint64_t)0xFFFFF;
     kd_status st = kd_multispin_new(&ms, &p->lattice, temps, G, p->seed, base);
     free(temps);
+    if (st == KD_OK && p->algorithm == KD_ALGO_MULTISPIN_HEATBATH)
+        st = kd_multispin_set_algorithm(ms, KD_ALGO_HEATBATH);
     long burn = 0, interval = 1;
     if (st == KD_OK) {
         kd_multispin_set_ordered(ms);

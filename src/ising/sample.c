@@ -215,14 +215,14 @@ static int multispin_poll(void *ctx, size_t add)
 
 size_t kd_sample_nitems(const kd_sample_params *p)
 {
-    return p->algorithm == KD_ALGO_MULTISPIN ? p->ntemps : p->ntemps * (size_t)p->chains;
+    return kd_algorithm_is_multispin(p->algorithm) ? p->ntemps : p->ntemps * (size_t)p->chains;
 }
 
 void kd_sample_item(const kd_sample_params *p, size_t item, size_t *row0, size_t *nrows,
                     size_t *chain0, size_t *nchains)
 {
     const size_t per = p->samples, C = (size_t)p->chains;
-    if (p->algorithm == KD_ALGO_MULTISPIN) {
+    if (kd_algorithm_is_multispin(p->algorithm)) {
         *row0 = item * per;
         *nrows = per;
         *chain0 = item * C;
@@ -331,7 +331,7 @@ kd_status kd_sample(const kd_sample_params *p, kd_dataset **out)
      * bit-packed object (multispin_sample.c), filling the same rows. With fewer
      * temperatures than threads, each object splits its rows over the threads
      * instead; the result is the same. ---- */
-    if (p->algorithm == KD_ALGO_MULTISPIN) {
+    if (kd_algorithm_is_multispin(p->algorithm)) {
 #pragma omp parallel for schedule(dynamic, 1) if (nt >= (size_t)kd_get_threads())
         for (size_t t = 0; t < nt; t++) {
             if (t % (size_t)size != (size_t)rank)
@@ -421,14 +421,14 @@ kd_status kd_sample(const kd_sample_params *p, kd_dataset **out)
                 sm->interval = fmax(sm->interval, ci->interval);
                 sm->tau_e += ci->tau / (double)C;
                 sm->acceptance += ci->acceptance / (double)C;
-                if (!ci->stationary && p->algorithm != KD_ALGO_MULTISPIN)
+                if (!ci->stationary && !kd_algorithm_is_multispin(p->algorithm))
                     kd_log(KD_LOG_WARN,
                            "T = %g chain %zu: energy not demonstrably stationary after %.0f sweeps "
                            "of burn-in (raise --max-burn-in)",
                            p->temps[t], c, ci->burn_in);
             }
             /* multispin: one burn-in for all the replicas, one warning */
-            if (p->algorithm == KD_ALGO_MULTISPIN && !info[t * C].stationary)
+            if (kd_algorithm_is_multispin(p->algorithm) && !info[t * C].stationary)
                 kd_log(KD_LOG_WARN,
                        "T = %g: replica-mean energy of the %zu chains not demonstrably "
                        "stationary after %.0f sweeps of burn-in (raise --max-burn-in)",

@@ -12,19 +12,21 @@
 
 const char *kd_algorithm_name(kd_algorithm a)
 {
-    static const char *const names[] = {"metropolis", "heatbath", "wolff", "multispin"};
-    return (unsigned)a < 4 ? names[a] : "unknown";
+    static const char *const names[] = {"metropolis", "heatbath", "wolff", "multispin",
+                                        "multispin-heatbath"};
+    return (unsigned)a < 5 ? names[a] : "unknown";
 }
 
 kd_status kd_algorithm_parse(const char *s, kd_algorithm *out)
 {
-    for (int a = 0; a < 4; a++)
+    for (int a = 0; a < 5; a++)
         if (s && !strcmp(s, kd_algorithm_name((kd_algorithm)a))) {
             *out = (kd_algorithm)a;
             return KD_OK;
         }
     KD_FAIL(KD_ERR_INVALID,
-            "unknown algorithm '%s', expected metropolis, heatbath, wolff or multispin",
+            "unknown algorithm '%s', expected metropolis, heatbath, wolff, multispin or "
+            "multispin-heatbath",
             s ? s : "");
 }
 
@@ -129,7 +131,7 @@ kd_status kd_sampler_new(kd_sampler **out, const kd_lattice *lat, double T,
     KD_CHECK(kd_lattice_validate(lat));
     if (!(T >= 0)) /* rejects NaN and negatives; +inf is allowed */
         KD_FAIL(KD_ERR_INVALID, "temperature T = %g, expected T >= 0 or inf", T);
-    if (algo == KD_ALGO_MULTISPIN)
+    if (kd_algorithm_is_multispin(algo))
         KD_FAIL(KD_ERR_INVALID, "multispin runs bit-packed replicas: use kd_multispin, not kd_sampler");
     if ((unsigned)algo > KD_ALGO_WOLFF)
         KD_FAIL(KD_ERR_INVALID, "unknown algorithm %d", (int)algo);
