@@ -39,7 +39,7 @@ for t in '0:6:0.25' '1,2,inf' '2.269' '0.5:1:0.1,3,inf' 'inf' '1e-3:2e-3:1e-4' '
     printf '%s' "$t" > "$OUT/text/seed$i"
     i=$((i + 1))
 done
-for name in chain square periodic open metropolis heatbath wolff multispin spin binary tanh relu \
+for name in chain square periodic open metropolis heatbath wolff multispin multispin-heatbath spin binary tanh relu \
             sigmoid momentum adam cd pcd sgd constant linear exponential mean sample gaussian zero; do
     printf '%s' "$name" > "$OUT/text/name_$name"
 done

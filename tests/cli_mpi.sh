@@ -105,6 +105,10 @@ M=(sample -L 8 --temps 2,2.5,3 -n 128 --chains 64 --algorithm multispin --seed 5
 "$K" "${M[@]}" -o "$T/m.h5" || bad "serial multispin sample"
 run "multispin -np 2" 2 "${M[@]}" -o "$T/m2.h5"
 same "multispin -np 2 vs one process" "$T/m.h5" "$T/m2.h5" "${ARR[@]}"
+MH=(sample -L 8 --temps 2,2.5,3 -n 128 --chains 64 --algorithm multispin-heatbath --seed 5 --threads 1 -q)
+"$K" "${MH[@]}" -o "$T/mh.h5" || bad "serial multispin-heatbath sample"
+run "multispin-heatbath -np 3" 3 "${MH[@]}" -o "$T/mh3.h5"
+same "multispin-heatbath -np 3 vs one process" "$T/mh.h5" "$T/mh3.h5" "${ARR[@]}"
 
 # ---- train-rbm ---------------------------------------------------------------------
 "$K" sample -L 6 --temps 2,2.5,3 -n 200 --seed 3 --threads 1 -q -o "$T/d.h5" || bad "training data"

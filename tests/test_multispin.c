@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "ising/multispin_internal.h"
+#include "ising/sampler_internal.h"
 #include "kadanoff/kadanoff.h"
 #include "kadanoff/multispin.h"
 #include "testing.h"
@@ -105,9 +106,11 @@ static void test_kernels_identical(const char *kernel)
         for (size_t gi = 0; gi < sizeof Gs / sizeof *Gs; gi++) {
             const size_t G = Gs[gi];
             double temps[8];
-            /* from deep in the ordered phase to hot */
+            /* from deep in the ordered phase to hot; every fourth group so
+             * cold (T = 0.05-0.2) that some thresholds saturate to 0 or 2^32,
+             * so the "always" and "never" tables are used */
             for (size_t g = 0; g < G; g++)
-                temps[g] = 0.6 + 0.9 * (double)((g * 7 + li) % 8);
+                temps[g] = g % 4 == 3 ? 0.05 + 0.05 * (double)(li % 4) : 0.6 + 0.9 * (double)((g * 7 + li) % 8);
             kd_lattice lat = {KD_LATTICE_SQUARE, Ls[li], KD_BOUNDARY_PERIODIC,
                               Js[(li + gi) % 3], 0.0};
             long sweeps = Ls[li] >= 16 ? 3 : 20;
@@ -696,6 +699,49 @@ static void test_observables_and_starts(void)
     kd_multispin_free(NULL);
 }
 
+/* The object's thresholds (always / maybe + thr / never) are kd_sampler's,
+ * class by class: Metropolis classes 0 and 1 are the moves of a +1 spin with
+ * all four or three of its neighbours satisfied, heat-bath class k is
+ * P(s = +1) with k neighbours up. Temperatures from 1e-3 to 1e3 and a
+ * subnormal one (β = inf), where the thresholds saturate. */
+static void test_tables(void)
+{
+    const double Js[] = {1.0, -1.0, 0.0, -0.37, 3.0};
+    int bad = 0, n = 0;
+    for (int ji = 0; ji < 5; ji++)
+        for (int ti = 0; ti <= 61; ti++) {
+            const double J = Js[ji], T = ti == 61 ? 1e-310 : pow(10.0, -3.0 + 0.1 * ti);
+            kd_lattice lat = {KD_LATTICE_SQUARE, 4, KD_BOUNDARY_PERIODIC, J, 0.0};
+            for (int hb = 0; hb < 2; hb++) {
+                kd_multispin *ms;
+                kd_sampler *S;
+                if (kd_multispin_new(&ms, &lat, &T, 1, 1, 1) != KD_OK ||
+                    kd_sampler_new(&S, &lat, T, hb ? KD_ALGO_HEATBATH : KD_ALGO_METROPOLIS, 1, 1) != KD_OK) {
+                    bad++;
+                    continue;
+                }
+                kd_multispin_set_algorithm(ms, hb ? KD_ALGO_HEATBATH : KD_ALGO_METROPOLIS);
+                for (unsigned c = 0; c < (hb ? 5u : 2u); c++) {
+                    const size_t k = (size_t)c * ms->Gs;
+                    const uint64_t got = ms->always[k] ? (uint64_t)1 << 32 : ms->maybe[k] ? ms->thr[k] : 0;
+                    /* Metropolis: s = +1 (index 1) with neighbour sum ±4 (class 0)
+                     * or ±2 (class 1), + for J >= 0 */
+                    const int nb = (c == 0 ? 4 : 2) * (J < 0 ? -1 : 1);
+                    const uint64_t want = hb ? S->up[2 * c] : S->accept[1][nb + 4];
+                    if (got != want && bad++ < 3)
+                        kd_test(0, "J = %g, T = %g, %s class %u: threshold %llu, kd_sampler's %llu", J, T,
+                                hb ? "heat-bath" : "Metropolis", c, (unsigned long long)got,
+                                (unsigned long long)want);
+                    n++;
+                }
+                kd_sampler_free(S);
+                kd_multispin_free(ms);
+            }
+        }
+    kd_test(bad == 0, "multi-spin thresholds equal kd_sampler's in %d (class, J, T, rule) cases (%d differ)",
+            n, bad);
+}
+
 /* The rule can change between sweeps; other algorithms are refused; the
  * heat-bath "acceptance" is the fraction of updates that changed the spin. */
 static void test_rule_switch(void)
@@ -720,8 +766,19 @@ static void test_rule_switch(void)
     kd_multispin_sweep(ms, 100);
     const double a = kd_multispin_acceptance(ms);
     ok &= fabs(a - 0.5) < 5 * 0.5 / sqrt(64.0 * 64 * 100);
-    kd_test(ok, "rule switch, refusal of wolff (%s), heat-bath change rate %.4f at T = 1e6",
-            kd_last_error(), a);
+    kd_multispin_free(ms);
+    /* J = 0 at a subnormal T (β = inf): still P(up) = 1/2 exactly; same bound */
+    kd_lattice free_spins = lat;
+    free_spins.J = 0;
+    T = 1e-310;
+    kd_multispin_new(&ms, &free_spins, &T, 1, 3, 3);
+    kd_multispin_set_algorithm(ms, KD_ALGO_HEATBATH);
+    kd_multispin_sweep(ms, 100);
+    const double a0 = kd_multispin_acceptance(ms);
+    ok &= fabs(a0 - 0.5) < 5 * 0.5 / sqrt(64.0 * 64 * 100);
+    kd_test(ok, "rule switch, refusal of wolff (%s), heat-bath change rate %.4f at T = 1e6, %.4f at "
+                "J = 0, T = 1e-310",
+            kd_last_error(), a, a0);
     kd_multispin_free(ms);
 }
 
@@ -889,6 +946,7 @@ int main(void)
     test_kaufman_and_independence(3.0);
     test_observables_and_starts();
     test_rule_switch();
+    test_tables();
     rule = KD_ALGO_METROPOLIS;
     test_bad_input();
     test_sample_driver();

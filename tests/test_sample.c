@@ -228,9 +228,10 @@ static kd_status fake_combine(void *ctx, kd_status local, kd_dataset *d, void *i
 static void test_split(void)
 {
     static const double temps[] = {1.5, 2.27, 3.0, INFINITY};
-    for (int k = 0; k < 2; k++) {
+    const kd_algorithm algos[] = {KD_ALGO_METROPOLIS, KD_ALGO_MULTISPIN, KD_ALGO_MULTISPIN_HEATBATH};
+    for (int k = 0; k < 3; k++) {
         kd_sample_params p = params(8, temps, 4, k == 0 ? 30 : 128);
-        p.algorithm = k == 0 ? KD_ALGO_METROPOLIS : KD_ALGO_MULTISPIN;
+        p.algorithm = algos[k];
         p.chains = k == 0 ? 3 : 64;
         p.seed = 4;
         kd_dataset *whole = run(&p, 2);
@@ -297,8 +298,8 @@ static int cancel_half(double fraction, const char *label, void *user)
 static void test_partial(void)
 {
     static const double temps[] = {1.5, 2.27, 3.0, INFINITY};
-    const kd_algorithm algos[] = {KD_ALGO_METROPOLIS, KD_ALGO_MULTISPIN};
-    for (int a = 0; a < 2; a++) {
+    const kd_algorithm algos[] = {KD_ALGO_METROPOLIS, KD_ALGO_MULTISPIN, KD_ALGO_MULTISPIN_HEATBATH};
+    for (int a = 0; a < 3; a++) {
         kd_sample_params p = params(8, temps, 4, 200);
         p.chains = 2;
         p.burn_in = 50;

@@ -17,10 +17,10 @@
  * up_k, with k = 0..4 the number of its neighbours that are +1 and up_k =
  * floor(2^32 / (1 + e^{-2βJ(2k - 4)})), kd_sampler's heat-bath table. These
  * are five decision classes instead of Metropolis' two, compared by the same
- * bit-serial scheme below ("yes" meaning +1 instead of "flip"). At finite T
- * every class needs random bits, and the vector kernel selects among five
- * thresholds: a heat-bath sweep runs at ~0.8 of Metropolis' speed
- * (bench/RESULTS.md).
+ * bit-serial scheme below ("yes" meaning +1 instead of "flip"). Unless T is
+ * so low that thresholds saturate (0 or 2^32), every class needs random bits,
+ * and the vector kernel selects among five thresholds: a heat-bath sweep runs
+ * at ~0.8 of Metropolis' speed (bench/RESULTS.md, bench_multispin).
  *
  * Random decisions. Flipping a spin with no unsatisfied bond costs ΔE = 8|J|,
  * with one 4|J|; every other move is accepted without randomness. For the two

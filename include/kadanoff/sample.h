@@ -19,7 +19,7 @@
  * mix(bits of T, c) of the seed, and writes to fixed rows of the output, so the
  * dataset depends only on the parameters and the seed, not on the number of
  * threads, nor on which other temperatures are in the list. With
- * KD_ALGO_MULTISPIN the chains of a temperature are the replicas of one
+ * KD_ALGO_MULTISPIN or KD_ALGO_MULTISPIN_HEATBATH the chains of a temperature are the replicas of one
  * multi-spin object; its group g uses stream (mix(bits of T, 0) with the low
  * 20 bits cleared) + g (src/ising/multispin_sample.c), and its burn-in and
  * interval use the replica-averaged energy.
@@ -110,7 +110,7 @@ kd_algorithm kd_sample_default_algorithm(const kd_lattice *lat, int chains);
 kd_status kd_sample(const kd_sample_params *p, kd_dataset **out);
 
 /* Work items of a run: one per (temperature, chain), or one per temperature
- * with KD_ALGO_MULTISPIN (its chains are the replicas of one object). Item i
+ * with the multi-spin algorithms (its chains are the replicas of one object). Item i
  * fills rows [*row0, *row0 + *nrows) and chain records [*chain0, *chain0 +
  * *nchains) (chain record index = temperature index · chains + chain). */
 size_t kd_sample_nitems(const kd_sample_params *p);

@@ -59,14 +59,16 @@ static void build_tables(struct kd_multispin *ms)
             if (ms->heatbath) {
                 /* class c: c neighbours up, neighbour sum nb = 2c - 4, local field
                  * J·nb; P(s = +1) = 1 / (1 + e^{-2β J nb}), written as in
-                 * sampler.c so the thresholds are the same doubles */
+                 * sampler.c so the thresholds are the same doubles (1/2 at
+                 * zero local field, where β = inf for subnormal T gives NaN) */
                 const double local = ms->lat.J * (2 * (int)c - 4) + ms->lat.field;
-                thr = threshold(1.0 / (1.0 + exp(-2.0 * beta * local)));
+                thr = threshold(local == 0 ? 0.5 : 1.0 / (1.0 + exp(-2.0 * beta * local)));
             } else if (c < 2) {
                 /* ΔE = 2 s_i h_i with h_i = J Σ s_j: 2·4|J| (class 0), 2·2|J|
-                 * (class 1), written as in sampler.c */
+                 * (class 1), written as in sampler.c (also its dE <= 0 case:
+                 * J = 0 at β = inf) */
                 const double dE = c == 0 ? 2.0 * (J * 4) : 2.0 * (J * 2);
-                thr = threshold(exp(-beta * dE));
+                thr = threshold(dE <= 0 ? 1.0 : exp(-beta * dE));
             }
             set_class(ms, c, g, thr);
         }

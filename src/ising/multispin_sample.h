@@ -1,4 +1,5 @@
-/* kd_sample with --algorithm multispin (internal; called from sample.c). */
+/* kd_sample with --algorithm multispin or multispin-heatbath (internal; called
+ * from sample.c). */
 #ifndef KD_ISING_MULTISPIN_SAMPLE_H
 #define KD_ISING_MULTISPIN_SAMPLE_H
 

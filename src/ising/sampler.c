@@ -50,8 +50,10 @@ static void build_tables(struct kd_sampler *S)
             double dE = 2.0 * spin * local; /* energy change of flipping s_i */
             S->accept[si][nb + 4] = threshold(dE <= 0 ? 1.0 : exp(-beta * dE));
         }
-        /* heat-bath: P(s_i = +1) = 1 / (1 + e^{-2 β h_i}) */
-        S->up[nb + 4] = threshold(1.0 / (1.0 + exp(-2.0 * beta * local)));
+        /* heat-bath: P(s_i = +1) = 1 / (1 + e^{-2 β h_i}); exactly 1/2 at h_i = 0
+         * (written out: β = 1/T overflows to inf for subnormal T, and inf · 0
+         * would give NaN) */
+        S->up[nb + 4] = threshold(local == 0 ? 0.5 : 1.0 / (1.0 + exp(-2.0 * beta * local)));
     }
     /* Wolff: a bond between parallel (J > 0) or antiparallel (J < 0) spins of the
      * cluster's seed joins it with probability 1 - e^{-2β|J|}. */
