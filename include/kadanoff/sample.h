@@ -93,9 +93,9 @@ void kd_sample_params_init(kd_sample_params *p);
  * many chains of one small lattice are asked for (chains >= 256, a periodic
  * square lattice with even 4 <= L <= 256, h = 0), else Wolff, or Metropolis
  * when h != 0. (At L = 2 checkerboard Metropolis is not ergodic.) Why these
- * bounds (2 cores, T_c, bench/RESULTS.md, session 5's Zen 3 tables): 256 chains fill one AVX2 vector of
- * four 64-replica groups. Independent samples per second, all chains
- * together, = flips/s / (N · 2 τ_int): at L = 64 the multi-spin kernel (5.4
+ * bounds (2 cores, T_c, bench/RESULTS.md, session 5's Zen 3 tables): 256
+ * chains fill one AVX2 vector of four 64-replica groups. Independent samples
+ * per second, all chains together, = flips/s / (N · 2 τ_int): at L = 64 the multi-spin kernel (5.4
  * flips/ns with 256 chains, 8.4 with 512; Metropolis τ_int ≈ 43 sweeps) gives
  * 15-24k/s against Wolff's 2.4-3k/s; at L = 256 (τ_int ≈ 550, ~10.8 flips/ns)
  * ~150/s against 68-103/s. Beyond, Metropolis' critical slowing down hands
