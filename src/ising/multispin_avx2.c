@@ -29,8 +29,8 @@
  * thresholds with three blends instead of one; written as one body with a
  * compile-time rule, the Metropolis row kept its speed (A/B against the
  * two-class-only kernel, CPU time, L = 256, T_c: medians 5.69 and 5.71
- * flips/ns over 10 alternating runs). Compiled for any x86-64 target; the functions carry target
- * attributes and run only after the CPU checks below.
+ * flips/ns over 10 alternating runs). Compiled for any x86-64 target; the
+ * functions carry target attributes and run only after the CPU checks below.
  */
 #include "ising/multispin_internal.h"
 

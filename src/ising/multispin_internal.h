@@ -236,7 +236,8 @@ static inline unsigned kd_ms_tail_bits(const struct kd_multispin *ms, size_t g, 
 /* The tail of the decisions of group g at a site whose blocks start at blk,
  * from chunk c on, with the tail stream's bits before position p already
  * drawn: returns the "yes" lanes among `und`, whose classes (< nc, which is 2
- * or 5) are given by the planes pl (kd_ms_class_planes). The window lo, hi holds the stream's first m bits.
+ * or 5) are given by the planes pl (kd_ms_class_planes). The window lo, hi
+ * holds the stream's first m bits.
  *
  * Chunk c (width w = 8, 8, 8, 4) holds bits s = 20, 12, 4, 0 up of the 28 tail
  * bits of u. With U the lanes still undecided (in lane order) and n = |U|,
@@ -324,10 +325,12 @@ static inline uint64_t kd_ms_site(const struct kd_multispin *ms, size_t g, uint6
 {
     const size_t G = ms->Gs; /* table stride */
     uint64_t kk[KD_MS_CLASSES], yes = 0, need = 0;
-    if (ms->heatbath)
+    if (ms->heatbath) {
         kd_ms_count_up(n0, n1, n2, n3, kk);
-    else /* moves of neither class lower or keep the energy: always flipped */
-        kd_ms_classify(s, n0, n1, n2, n3, ms->afm, &kk[0], &kk[1]), yes = ~(kk[0] | kk[1]);
+    } else {
+        kd_ms_classify(s, n0, n1, n2, n3, ms->afm, &kk[0], &kk[1]);
+        yes = ~(kk[0] | kk[1]); /* moves of neither class lower or keep the energy: always flipped */
+    }
     for (unsigned c = 0; c < ms->ncls; c++) {
         yes |= kk[c] & ms->always[c * G + g];
         kk[c] &= ms->maybe[c * G + g];
