@@ -27,7 +27,6 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
     uint64_t (*const tail_scalar)(const struct kd_multispin *, size_t, uint64_t, uint64_t, uint64_t, unsigned,
                                   uint64_t, const uint64_t *, unsigned, unsigned) =
         KD_MS_ROW_HB ? tail_scalar5 : tail_scalar2;
-    const __m256i afm = _mm256_set1_epi64x((long long)ms->afm), ones = _mm256_set1_epi64x(-1);
     const __m256i real = _mm256_set_epi64x(g + 3 < ms->G ? -1 : 0, g + 2 < ms->G ? -1 : 0,
                                            g + 1 < ms->G ? -1 : 0, -1);
     __m256i always[NC], maybe[NC];
@@ -68,7 +67,9 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
             const __m256i n2 = LOAD(s + (up + (size_t)x) * V), n3 = LOAD(s + (down + (size_t)x) * V);
             __m256i kk[NC], yes; /* class masks; lanes decided "yes" without randomness */
 #if KD_MS_ROW_HB
-            {   /* kd_ms_count_up: kk[k] = the lanes with k neighbours up */
+            {   /* kd_ms_count_up: kk[k] = the lanes with k neighbours up (J's sign
+                 * is in the thresholds) */
+                const __m256i ones = _mm256_set1_epi64x(-1);
                 const __m256i a = _mm256_xor_si256(n0, n1), b = _mm256_and_si256(n0, n1);
                 const __m256i c = _mm256_xor_si256(n2, n3), e = _mm256_and_si256(n2, n3);
                 const __m256i ac = _mm256_xor_si256(a, c);
@@ -80,10 +81,10 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
                 kk[2] = _mm256_andnot_si256(_mm256_or_si256(_mm256_or_si256(kk[0], kk[1]),
                                                             _mm256_or_si256(kk[3], kk[4])), ones);
                 yes = _mm256_setzero_si256();
-                (void)afm; /* J's sign is in the thresholds */
             }
 #else
             {   /* kd_ms_classify: d_k = 1 where bond k is unsatisfied */
+                const __m256i afm = _mm256_set1_epi64x((long long)ms->afm);
                 const __m256i d0 = _mm256_xor_si256(_mm256_xor_si256(sv, n0), afm);
                 const __m256i d1 = _mm256_xor_si256(_mm256_xor_si256(sv, n1), afm);
                 const __m256i d2 = _mm256_xor_si256(_mm256_xor_si256(sv, n2), afm);
@@ -98,7 +99,6 @@ KD_MS_ROW_TARGET static void KD_MS_ROW_NAME(const struct kd_multispin *ms, const
                 yes = _mm256_or_si256(yes, _mm256_and_si256(one, always[1]));
                 kk[0] = _mm256_andnot_si256(any, maybe[0]);
                 kk[1] = _mm256_and_si256(one, maybe[1]);
-                (void)ones;
             }
 #endif
             __m256i und = _mm256_setzero_si256(), acc = _mm256_setzero_si256(), used[KD_MS_HEAD];
